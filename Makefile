@@ -1,0 +1,44 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PY        ?= python3
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+TORCH_CPU ?= torch==2.13.0
+SHARED    := $(abspath ../shared/data)
+export PAPERZOO_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
+
+.PHONY: run test test-all venv install install-dev report bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU wheel first, so the package's `torch>=2.3` range is already met and no CUDA build is pulled.
+	$(BIN)/pip install -q "$(TORCH_CPU)"
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install  ## reproduce one paper on the CPU and print our number next to the paper's
+	$(BIN)/paperzoo reproduce gradient-noise --protocol cpu --seed 0
+
+test: install-dev  ## the fast suite (< 10 min on 2 cores)
+	$(BIN)/python -m pytest -q
+
+test-all: install-dev  ## everything, slow checks included
+	$(BIN)/python -m pytest -q -m ""
+
+report: install
+	$(BIN)/paperzoo report
+
+bench: install-dev
+	$(BIN)/python benchmarks/hopfield_attention.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

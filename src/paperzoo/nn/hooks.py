@@ -1,0 +1,63 @@
+"""Feature extraction from any model by forward hooks (for probes that run on any model)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+
+def _resolve(model: nn.Module, layers: Iterable[str | nn.Module]) -> dict[str, nn.Module]:
+    named = dict(model.named_modules())
+    out = {}
+    for layer in layers:
+        if isinstance(layer, nn.Module):
+            name = next((k for k, v in named.items() if v is layer), None)
+            if name is None:
+                raise ValueError("layer module is not part of the model")
+            out[name or "<model>"] = layer
+        elif layer in named:
+            out[layer] = named[layer]
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(layer, [k for k in named if k], n=3)
+            raise KeyError(f"model has no submodule {layer!r}" + (f"; did you mean {close}?" if close else ""))
+    return out
+
+
+@torch.no_grad()
+def collect_features(model: nn.Module, inputs: torch.Tensor | Iterable, layers: Iterable[str | nn.Module], *,
+                     batch_size: int = 1000, which: str = "input") -> dict[str, torch.Tensor]:
+    """Run ``model`` on ``inputs`` and return, per named layer, the tensor entering it
+    (``which="input"``) or leaving it (``which="output"``), flattened to (N, -1), on the CPU.
+
+    ``inputs`` is a tensor (batched here) or an iterable of input batches / (x, y) pairs.
+    """
+    if which not in ("input", "output"):
+        raise ValueError(f"which must be 'input' or 'output', got {which!r}")
+    mods = _resolve(model, layers)
+    store: dict[str, list[torch.Tensor]] = {k: [] for k in mods}
+
+    def hook(name):
+        def fn(_m, args, out):
+            t = args[0] if which == "input" else out
+            store[name].append(t.detach().flatten(1).cpu())
+        return fn
+
+    handles = [m.register_forward_hook(hook(k)) for k, m in mods.items()]
+    was = model.training
+    model.eval()
+    dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    try:
+        if isinstance(inputs, torch.Tensor):
+            batches = (inputs[i:i + batch_size] for i in range(0, len(inputs), batch_size))
+        else:
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in inputs)
+        for xb in batches:
+            model(xb.to(dev))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was)
+    return {k: torch.cat(v) for k, v in store.items()}

@@ -1,0 +1,76 @@
+"""The ``Learner`` protocol, for methods whose training loop *is* the method.
+
+A learner implements ``train_epoch``, ``evaluate``, ``state_dict`` and ``load_state_dict``;
+it inherits ``fit``, which runs epochs with the kernel's progress bar, JSONL log, per-epoch
+atomic checkpoints, bit-identical resume and NaN guard, so no paper writes its own.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .log import MetricsLog, Progress
+from .loop import DivergenceError
+from .seed import epoch_generator
+
+
+class Learner:
+    """Base class: subclasses define how one epoch trains; ``fit`` does the rest.
+
+    ``train_epoch(data, *, epoch, generator, progress) -> dict`` must return at least
+    ``{"loss": float}`` and call ``progress.advance()`` once per step it takes;
+    ``steps_per_epoch(data)`` sizes the progress bar.
+    """
+
+    def train_epoch(self, data: Any, *, epoch: int, generator: torch.Generator, progress: Progress) -> dict:
+        raise NotImplementedError
+
+    def evaluate(self, data: Any) -> dict:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def steps_per_epoch(self, data: Any) -> int | None:
+        return None
+
+    def fit(self, data: Any, *, epochs: int, eval_data: Any = None, run_dir: str | Path | None = None,
+            resume: bool = False, seed: int = 0, progress: bool | None = None, desc: str | None = None) -> list[dict]:
+        """Train for ``epochs`` epochs; return one row per epoch (train metrics + ``evaluate(eval_data)``)."""
+        if resume and run_dir is None:
+            raise ValueError("resume=True needs a run_dir")
+        log = MetricsLog(Path(run_dir) / "metrics.jsonl" if run_dir else None)
+        epoch0, history = 0, []
+        if resume and latest_step(run_dir) is not None:
+            epoch0, st = load_checkpoint(run_dir)
+            self.load_state_dict(st["learner"])
+            set_rng_state(st["rng"])
+            history = st["history"]
+            log.truncate_after(epoch0)
+        per = self.steps_per_epoch(data)
+        total = per * epochs if per else epochs
+        with Progress(total, desc or type(self).__name__, progress, start=(per or 1) * epoch0) as bar:
+            for epoch in range(epoch0, epochs):
+                row = dict(self.train_epoch(data, epoch=epoch, generator=epoch_generator(seed, epoch), progress=bar))
+                loss = float(row.get("loss", 0.0))
+                if not math.isfinite(loss):
+                    raise DivergenceError(f"{type(self).__name__}: loss is {loss} in epoch {epoch}; stopping"
+                                          + (f"; last good checkpoint in {Path(run_dir) / 'ckpt'}" if run_dir else ""))
+                if not per:
+                    bar.advance(loss=loss)
+                if eval_data is not None:
+                    row.update(self.evaluate(eval_data))
+                row = {"epoch": epoch + 1, "step": epoch + 1, **row}
+                history.append(row)
+                log.write(**row)
+                if run_dir is not None:
+                    save_checkpoint(run_dir, epoch + 1, {"learner": self.state_dict(), "rng": rng_state(),
+                                                         "history": history})
+        return history
