@@ -1,0 +1,50 @@
+"""Benchmark machinery shared by every side-by-side measurement: a timer and CSV writing."""
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from ..results import atomic_write_text, device_name, git_commit
+
+
+def time_fn(fn: Callable[[], object], *, repeats: int = 20, warmup: int = 3, device: str | torch.device = "cpu") -> dict:
+    """Median / min / mean wall time of ``fn()`` in milliseconds (CUDA-synchronised when on GPU)."""
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"median_ms": statistics.median(times), "min_ms": min(times), "mean_ms": statistics.fmean(times),
+            "repeats": repeats}
+
+
+def bench_csv_path(root: str | Path, name: str, device: str | torch.device = "cpu") -> Path:
+    """``<root>/results/bench/<name>-<device type>.csv``."""
+    return Path(root) / "results" / "bench" / f"{name}-{torch.device(device).type}.csv"
+
+
+def write_csv(path: str | Path, rows: Sequence[dict], device: str | torch.device = "cpu") -> Path:
+    """Write ``rows`` atomically with provenance columns (device name, torch, commit)."""
+    if not rows:
+        raise ValueError("no rows to write")
+    prov = {"device_name": device_name(device), "torch": torch.__version__, "commit": git_commit()}
+    fields = list(rows[0]) + [k for k in prov if k not in rows[0]]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    for r in rows:
+        w.writerow({**prov, **r})
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)
