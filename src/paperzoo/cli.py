@@ -1,0 +1,163 @@
+"""The ``paperzoo`` command: list, show, reproduce, report, data."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _cmd_list(a) -> int:
+    from .api import project_root
+    from .registry import list_papers
+    from .report import best_records, headline
+
+    recs = best_records(project_root() / "results")
+    t = Table(title="paperzoo: papers")
+    for col in ("slug", "kind", "status", "headline metric", "ours", "paper", "verdict"):
+        t.add_column(col)
+    papers = list_papers(a.pattern)
+    for p in papers:
+        metric, ours, paper_v, verdict = headline(p, recs.get(p.slug, {}))
+        t.add_row(p.slug, p.kind, p.status, metric, ours, paper_v, verdict)
+    console.print(t)
+    if not papers:
+        console.print(f"no paper matches {a.pattern!r}")
+    return 0
+
+
+def _cmd_show(a) -> int:
+    from .api import project_root
+    from .registry import get_paper
+    from .report import best_records
+
+    p = get_paper(a.slug)
+    console.print(f"[bold]{p.title}[/bold] ({p.slug})\n{p.authors} {p.year or ''} · arXiv {p.arxiv or '-'} · "
+                  f"kind: {p.kind} · data: {', '.join(p.data) or '-'}")
+    t = Table(title="claims")
+    for col in ("metric", "paper", "source", *[f"band {k}" for k in p.protocols]):
+        t.add_column(col)
+    for c in p.claims:
+        t.add_row(c.metric, str(c.paper), c.source, *[(c.bands[k].describe() if k in c.bands else "-")
+                                                       for k in p.protocols])
+    console.print(t)
+    for name, desc in p.protocols.items():
+        console.print(f"  [bold]{name}[/bold]: {desc}")
+    for proto, r in sorted(best_records(project_root() / "results").get(p.slug, {}).items()):
+        console.print(f"\n[bold]recorded {proto}[/bold] on {r.device_name}, seed {r.seed}, {r.wall_seconds:.0f} s, "
+                      f"commit {r.git_commit[:12]}")
+        console.print(r.table(), markup=False)
+    readme = Path(__file__).parent / "papers" / p.slug.replace("-", "_") / "README.md"
+    console.print(f"\nREADME (usage, deviations): {readme}")
+    return 0
+
+
+def _cmd_reproduce(a) -> int:
+    from .api import reproduce
+
+    r = reproduce(a.slug, a.protocol, a.seed, device=a.device, out=a.out, resume=a.resume, record=a.record,
+                  progress=False if a.no_progress else None)
+    console.print(f"\n[bold]{r.slug}[/bold] · protocol {r.protocol} · seed {r.seed} · {r.device_name} · "
+                  f"{r.wall_seconds:.1f} s")
+    console.print(r.table(), markup=False)
+    for n in r.notes:
+        console.print(f"note: {n}", markup=False)
+    if a.record:
+        console.print(f"recorded: results/{r.slug}/{r.protocol}-{r.device}.json")
+    return 0 if (r.passed or not a.strict) else 1
+
+
+def _cmd_report(a) -> int:
+    from .api import project_root
+    from .report import write_report
+
+    for p in write_report(Path(a.root) if a.root else project_root()):
+        console.print(f"wrote {p}")
+    return 0
+
+
+def _cmd_data(a) -> int:
+    from .data import DATASETS, DataError, data_dir, load
+
+    if a.action == "path":
+        print(data_dir())
+        return 0
+    if a.action == "fetch":
+        from .data.fetch import fetch
+
+        if not a.name:
+            raise SystemExit("paperzoo data fetch NAME (one of: " + ", ".join(DATASETS) + ")")
+        for p in fetch(a.name):
+            console.print(f"fetched {p}")
+        return 0
+    names = [a.name] if a.name else list(DATASETS)
+    t = Table(title=f"data sets under {data_dir()}")
+    for col in ("name", "files present", "status", "description"):
+        t.add_column(col)
+    bad = 0
+    for n in names:
+        if n not in DATASETS:
+            raise KeyError(f"unknown data set {n!r}; known: {', '.join(DATASETS)}")
+        ds = DATASETS[n]
+        present = sum(p is not None for _, p in ds.paths())
+        status = "-"
+        if a.action == "verify":
+            try:
+                s = load(n)
+                status = f"ok ({len(s.train)} train / {len(s.test)} test)" + (f"; {s.note}" if s.note else "")
+            except (DataError, KeyError) as e:
+                status, bad = f"FAILED: {e}", bad + 1
+        t.add_row(n, f"{present}/{len(ds.files)}", status, ds.description)
+    console.print(t)
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="paperzoo", description="Neural-network papers, reproduced.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("list", help="every paper: kind, status, our number vs the paper's")
+    s.add_argument("pattern", nargs="?", default="*")
+    s.set_defaults(fn=_cmd_list)
+    s = sub.add_parser("show", help="claims, protocols, recorded results of one paper")
+    s.add_argument("slug")
+    s.set_defaults(fn=_cmd_show)
+    s = sub.add_parser("reproduce", help="run a paper's protocol and print ours vs the paper's")
+    s.add_argument("slug")
+    s.add_argument("--protocol", default="cpu", choices=("smoke", "cpu", "full"))
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    s.add_argument("--out", default=None, help="run directory (default runs/<slug>/<protocol>-seed<N>)")
+    s.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    s.add_argument("--record", action="store_true", help="write results/<slug>/<protocol>-<device>.json")
+    s.add_argument("--strict", action="store_true", help="exit 1 when a claim is not shown")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=_cmd_reproduce)
+    s = sub.add_parser("report", help="regenerate the results tables from results/")
+    s.add_argument("--root", default=None)
+    s.set_defaults(fn=_cmd_report)
+    s = sub.add_parser("data", help="data sets: list | verify | path | fetch NAME")
+    s.add_argument("action", choices=("list", "verify", "path", "fetch"))
+    s.add_argument("name", nargs="?")
+    s.set_defaults(fn=_cmd_data)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (KeyError, ValueError, RuntimeError, FileNotFoundError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        console.print(f"[bold red]error:[/bold red] {msg}", markup=True, highlight=False)
+        if os.environ.get("PAPERZOO_DEBUG"):
+            raise
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
