@@ -11,6 +11,7 @@ import difflib
 import fnmatch
 import importlib
 import pkgutil
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -103,7 +104,11 @@ def _discover() -> None:
     for info in sorted(pkgutil.iter_modules(_papers.__path__), key=lambda m: m.name):
         if not info.ispkg or info.name.startswith("_"):
             continue
-        mod = importlib.import_module(f"{_papers.__name__}.{info.name}")
+        try:
+            mod = importlib.import_module(f"{_papers.__name__}.{info.name}")
+        except Exception as e:  # one broken paper must not hide the whole zoo
+            warnings.warn(f"paperzoo: cannot import paper package {info.name!r}: {e!r}", RuntimeWarning)
+            continue
         paper = getattr(mod, "PAPER", None)
         if isinstance(paper, Paper) and paper.slug not in _REG.papers:
             register_paper(paper)

@@ -1,0 +1,61 @@
+"""The command line: listing, errors with suggestions, impossible combinations, report generation."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from paperzoo import reproduce
+from paperzoo.cli import main
+
+
+def test_unknown_paper_exit_2_with_suggestion(capsys):
+    assert main(["show", "hopfeld"]) == 2
+    assert "did you mean 'hopfield'" in capsys.readouterr().out
+
+
+def test_list_shows_papers(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for slug in ("hopfield", "noprop", "gradient-noise", "neural-collapse"):
+        assert slug in out
+
+
+def test_reproduce_unknown_protocol_and_cuda_without_gpu(tmp_path):
+    import torch
+
+    with pytest.raises(ValueError, match="unknown protocol 'medium'"):
+        reproduce("hopfield", "medium", out=tmp_path)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            reproduce("hopfield", "smoke", device="cuda", out=tmp_path)
+
+
+def test_resume_needs_an_existing_matching_run(tmp_path):
+    with pytest.raises(ValueError, match="no run directory"):
+        reproduce("hopfield", "smoke", out=tmp_path / "nope", resume=True)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text(json.dumps({"slug": "noprop", "protocol": "smoke", "seed": 0}))
+    with pytest.raises(ValueError, match="holds a run of"):
+        reproduce("hopfield", "smoke", out=tmp_path / "r", resume=True)
+
+
+def test_report_regenerates_tables(tmp_path):
+    from paperzoo.report import BEGIN, END, write_report
+    from paperzoo.results import Result, judge
+    from paperzoo.registry import get_paper
+
+    p = get_paper("gradient-noise")
+    m = {c.metric: 0.0 for c in p.claims}
+    r = Result(p.slug, "cpu", 0, m, judge(p.claims, m, "cpu"), 1.0, "cpu", "cpu (t)", "2", "abc")
+    r.save(r.record_path(tmp_path / "results"))
+    (tmp_path / "README.md").write_text(f"# x\n\n{BEGIN}\nstale\n{END}\n\ntail\n")
+    write_report(tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert "stale" not in text and "gradient-noise" in text and text.endswith("tail\n")
+    assert "results/gradient-noise/cpu-cpu.json" in (tmp_path / "docs" / "results.md").read_text()
+
+
+def test_console_script_runs():
+    r = subprocess.run([sys.executable, "-m", "paperzoo.cli", "reproduce", "nopropp"], capture_output=True, text=True)
+    assert r.returncode == 2 and "did you mean 'noprop'" in r.stdout
