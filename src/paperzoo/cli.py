@@ -25,8 +25,15 @@ def _cmd_list(a) -> int:
     for p in papers:
         metric, ours, paper_v, verdict = headline(p, recs.get(p.slug, {}))
         t.add_row(p.slug, p.kind, p.status, metric, ours, paper_v, verdict)
+    if a.all:
+        from .registry import roadmap
+
+        done = {p.slug for p in papers}
+        for r in roadmap():
+            if r["slug"] not in done and (a.pattern == "*" or a.pattern in r["slug"]):
+                t.add_row(r["slug"], "-", "planned", "-", "-", "-", "-")
     console.print(t)
-    if not papers:
+    if not papers and not a.all:
         console.print(f"no paper matches {a.pattern!r}")
     return 0
 
@@ -122,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("list", help="every paper: kind, status, our number vs the paper's")
     s.add_argument("pattern", nargs="?", default="*")
+    s.add_argument("--all", action="store_true", help="also list the planned papers of the roadmap")
     s.set_defaults(fn=_cmd_list)
     s = sub.add_parser("show", help="claims, protocols, recorded results of one paper")
     s.add_argument("slug")

@@ -167,6 +167,14 @@ def list_papers(pattern: str = "*") -> list[Paper]:
             if fnmatch.fnmatch(s, pat) or fnmatch.fnmatch(p.title.lower(), pat) or pat in s]
 
 
+def roadmap() -> list[dict]:
+    """All papers the project plans (slug, title, group), implemented or not."""
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files(__package__).joinpath("roadmap.json").read_text())
+
+
 def create_model(name: str, **kwargs) -> Any:
     """Build a registered model: ``create_model("hopfield_pooling", d_in=500)``."""
     _discover()
