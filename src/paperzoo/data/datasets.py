@@ -1,6 +1,8 @@
 """The standard data sets: where their files live, how to read and verify them."""
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +68,10 @@ def _cached(key: str, build) -> dict[str, torch.Tensor]:
     tensors = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         save_file(tensors, tmp)
-        tmp.replace(path)
+        os.replace(tmp, path)  # atomic: concurrent builders never see a half-written cache
     except OSError:
         pass  # a read-only cache is not an error
     return tensors
