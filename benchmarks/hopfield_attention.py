@@ -1,0 +1,80 @@
+"""Benchmark: one-step HopfieldAttention (norms off) vs torch.nn.MultiheadAttention on the same shapes.
+
+One Hopfield update with beta = 1/sqrt(d_k) is attention (Ramsauer et al. 2021, Sec. 3), so the two
+modules get identical weights, their outputs are matched, and their forward (and forward+backward)
+times compared. Writes results/bench/hopfield_attention-<device>.csv.
+
+    python benchmarks/hopfield_attention.py [--device cpu|cuda] [--repeats 20]
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from paperzoo.api import project_root
+from paperzoo.bench import bench_csv_path, time_fn, write_csv
+from paperzoo.papers.hopfield import HopfieldAttention
+from paperzoo.papers.hopfield.experiments import copy_mha_weights
+
+CONFIGS = [  # (batch, sequence length, d_model, heads): self-association, S = N
+    (32, 16, 64, 1),
+    (32, 64, 128, 4),
+    (16, 128, 256, 8),
+    (8, 256, 512, 8),
+]
+
+
+def bench(device: str = "cpu", repeats: int = 20) -> list[dict]:
+    dev = torch.device(device)
+    rows = []
+    for b, n, d, h in CONFIGS:
+        torch.manual_seed(0)
+        mha = nn.MultiheadAttention(d, h, batch_first=True).to(dev)
+        hop = HopfieldAttention(d, num_heads=h, norm_stored=False, norm_state=False, norm_proj=False).to(dev)
+        copy_mha_weights(mha, hop)
+        x = torch.randn(b, n, d, device=dev)
+        with torch.no_grad():
+            err = float((mha(x, x, x, need_weights=False)[0] - hop(x)).abs().max())
+
+        def fwd_mha():
+            with torch.no_grad():
+                return mha(x, x, x, need_weights=False)[0]
+
+        def fwd_hop():
+            with torch.no_grad():
+                return hop(x)
+
+        def train_mha():
+            mha(x, x, x, need_weights=False)[0].sum().backward()
+
+        def train_hop():
+            hop(x).sum().backward()
+
+        t = {name: time_fn(fn, repeats=repeats, warmup=3, device=dev)["median_ms"]
+             for name, fn in (("mha_fwd", fwd_mha), ("hop_fwd", fwd_hop), ("mha_fwdbwd", train_mha),
+                              ("hop_fwdbwd", train_hop))}
+        rows.append({"batch": b, "seq": n, "d_model": d, "heads": h, "max_abs_diff": f"{err:.2e}",
+                     "mha_fwd_ms": round(t["mha_fwd"], 4), "hopfield_fwd_ms": round(t["hop_fwd"], 4),
+                     "fwd_ratio": round(t["hop_fwd"] / t["mha_fwd"], 3),
+                     "mha_fwdbwd_ms": round(t["mha_fwdbwd"], 4), "hopfield_fwdbwd_ms": round(t["hop_fwdbwd"], 4),
+                     "fwdbwd_ratio": round(t["hop_fwdbwd"] / t["mha_fwdbwd"], 3),
+                     "threads": torch.get_num_threads()})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args()
+    rows = bench(args.device, args.repeats)
+    path = write_csv(bench_csv_path(project_root(), "hopfield_attention", args.device), rows, device=args.device)
+    for r in rows:
+        print(r)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
