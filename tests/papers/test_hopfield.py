@@ -13,6 +13,15 @@ from paperzoo.papers.hopfield.data import MILBags, mask_lower_half, sign_pattern
 from paperzoo.train import RunContext
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests are small; one intra-op thread avoids oversubscription on shared CI machines."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _identity_layer(d, beta, **kw):
     """A single-head layer whose projections are the identity and norms off: a pure Hopfield memory."""
     layer = hf.HopfieldAttention(d, beta=beta, norm_stored=False, norm_state=False, norm_proj=False, **kw)
