@@ -138,7 +138,7 @@ def test_default_beta_init_and_norms():
     assert layer.d_k == 16 and math.isclose(layer.beta, 0.25) and layer.update_steps_max == 0
     assert all(m is not None for m in (layer.norm_stored, layer.norm_state, layer.norm_proj))
     w = torch.cat([lin.weight.detach().flatten() for lin in (layer.w_q, layer.w_k, layer.w_v, layer.w_o)])
-    assert abs(float(w.std()) - 0.02) < 0.002 and float(layer.w_q.bias.abs().max()) == 0.0
+    assert abs(float(w.std()) - 0.02) < 0.002 and float(layer.w_q.bias.detach().abs().max()) == 0.0
 
 
 def test_per_head_beta_equal_values_match_scalar_beta():
