@@ -122,6 +122,18 @@ def test_one_update_equals_multihead_attention(heads, need_weights):
         assert float((ref_w - p).abs().max()) <= 1e-6
 
 
+def test_sequence_first_layout_matches_multihead_attention():
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 2)  # (L, B, E) layout
+    hop = hf.HopfieldAttention(16, num_heads=2, norm_stored=False, norm_state=False, norm_proj=False,
+                               batch_first=False)
+    ex.copy_mha_weights(mha, hop)
+    r, y = torch.randn(5, 3, 16), torch.randn(7, 3, 16)
+    with torch.no_grad():
+        assert float((mha(r, y, y)[0] - hop(y, r, y)).abs().max()) <= 1e-5
+    assert hf.HopfieldPooling(16, quantity=2, batch_first=False)(y).shape == (3, 32)
+
+
 def test_layer_iterations_are_the_cccp_update():
     X = sign_patterns(30, 16, seed=6, dtype=torch.float64).unsqueeze(0)
     xi = torch.randn(1, 4, 16, dtype=torch.float64)
