@@ -14,7 +14,6 @@ import torch
 
 from paperzoo.data import load_mnist
 from paperzoo.train import RunContext
-from paperzoo.train.log import progress_enabled
 
 from .checks import eta0_identity, noise_statistics, restore_identity
 from .experiment import format_table, grid, prepare_data
@@ -83,11 +82,11 @@ def run(ctx: RunContext) -> dict[str, float]:
     if ctx.protocol not in CONFIGS:
         raise ValueError(f"gradient-noise: unknown protocol {ctx.protocol!r}; have {', '.join(CONFIGS)}")
     cfg = CONFIGS[ctx.protocol]
-    show = progress_enabled(ctx.show_progress)
+    show = ctx.show_progress is not False  # print per-run lines unless asked to be quiet (tests)
     with _threads(ctx.device):
         metrics = _noise_checks(ctx)
         if show:
-            print("noise checks: " + ", ".join(f"{k}={v:.3g}" for k, v in metrics.items()))
+            print("noise checks: " + ", ".join(f"{k}={v:.3g}" for k, v in metrics.items()), flush=True)
         splits = load_mnist()
         runs, cells = [], []
         for gi, g in enumerate(cfg["grids"]):
@@ -96,6 +95,9 @@ def run(ctx: RunContext) -> dict[str, float]:
             train, test = prepare_data(splits, n_train, n_test)
             n_runs = len(g["etas"]) * len(g["lrs"]) * len(seeds) * len(g["clips"]) * len(g["inits"])
             per_run = g["epochs"] * (len(train) // 128)
+            if show:
+                print(f"grid {gi + 1}/{len(cfg['grids'])}: {n_runs} runs x {g['epochs']} epochs on {len(train)} "
+                      f"train / {len(test)} test images (init {', '.join(g['inits'])})", flush=True)
             with ctx.progress(total=n_runs * per_run, desc=f"grid {gi + 1}/{len(cfg['grids'])}") as bar:
                 done = {"steps": 0}
 
@@ -110,7 +112,7 @@ def run(ctx: RunContext) -> dict[str, float]:
                     ctx.log(**{k: v for k, v in row.items() if k != "curve"})
                     if show:
                         print(f"[{len(runs)}/{n_runs}] init={row['init']} clip={row['clip']} eta={row['eta']:g} "
-                              f"lr={row['lr']:g} seed={row['seed']}: test acc {row['test_acc']:.2f}%")
+                              f"lr={row['lr']:g} seed={row['seed']}: test acc {row['test_acc']:.2f}%", flush=True)
 
                 cells += grid(seeds=seeds, n_train=None, data=(train, test), cached=ctx.cached,
                               run_root=ctx.run_dir("runs"), resume=ctx.resume, on_run=on_run, on_step=on_step,
@@ -119,6 +121,33 @@ def run(ctx: RunContext) -> dict[str, float]:
     ctx.details["runs"] = runs
     ctx.note(f"grid ran with {1 if ctx.device.type == 'cpu' else torch.get_num_threads()} torch thread(s)")
     if show:
-        print(format_table(cells))
+        print(format_table(cells), flush=True)
     metrics.update(_grid_metrics(cells))
     return metrics
+
+
+def plot(result, path) -> bool:
+    """Test accuracy per epoch of every grid run (colour = eta, line style = lr) -> ``path``."""
+    import matplotlib.pyplot as plt
+
+    runs = result.details.get("runs") or []
+    if not runs:
+        return False
+    etas = sorted({r["eta"] for r in runs})
+    lrs = sorted({r["lr"] for r in runs})
+    colours = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    seen = set()
+    for r in runs:
+        key = (r["eta"], r["lr"])
+        ax.plot(range(1, len(r["curve"]) + 1), r["curve"], color=colours(etas.index(r["eta"]) / max(len(etas) - 1, 1)),
+                ls=("-", "--", ":", "-.")[lrs.index(r["lr"]) % 4], lw=1.2,
+                label=None if key in seen else f"eta={r['eta']:g}, lr={r['lr']:g}")
+        seen.add(key)
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
+           title=f"{result.slug} ({result.protocol}): 20x50 ReLU MLP, N(0, 0.1^2) init, SGD")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
