@@ -107,7 +107,7 @@ def network_run(train: TensorSet, *, depth_relu: int = 3, depth_linear: int = 1,
     """Train ``MLPWithLinearHead`` (bias-free head) with the UFM-scaled MSE and record NC every epoch.
 
     Loss per batch of B: 1/(2B) ||f(x) - Y||^2, Adam(lr, weight_decay) on all parameters. With
-    ``sep_decay = (lambda_W, lambda_H)`` (official ``--sep_decay``; used for imbalanced data) the head
+    ``sep_decay = (lambda_W, lambda_H)`` (official ``--sep_decay``, used by every MLP run of the README) the head
     and features are regularised in the loss instead, with the UFM scaling
     (lambda_W/2) sum_m ||W_m||^2 + (lambda_H/2) (N/B) ||H_batch||^2 (an unbiased estimate of
     (lambda_H/2) ||H||^2 over all N features), Adam's weight decay then acting on the backbone only.
@@ -124,7 +124,8 @@ def network_run(train: TensorSet, *, depth_relu: int = 3, depth_linear: int = 1,
     targets: dict[str, Any] = {"of": ("orthogonal", None)}
     if sep_decay is not None:
         lam_w, lam_h = sep_decay
-        targets["cf"] = ("imbalanced", imbalanced_mse_optimum(counts, depth_linear, lam_w, lam_h))
+        if len(set(counts)) > 1:  # balanced counts: the closed form is the orthogonal frame itself
+            targets["cf"] = ("imbalanced", imbalanced_mse_optimum(counts, depth_linear, lam_w, lam_h))
         params = [{"params": model.backbone.parameters(), "weight_decay": weight_decay},
                   {"params": model.fc.parameters(), "weight_decay": 0.0}]
     else:
@@ -158,6 +159,7 @@ def network_run(train: TensorSet, *, depth_relu: int = 3, depth_linear: int = 1,
     history = [init] + [h for h in res.history if "of" in h]
     last = history[-1]
     out = {"counts": counts, "depth_linear": depth_linear, "history": history, "train_acc": last["train_acc"],
+           "of_init": {k: init["of"][k] for k in KEYS},
            "nc1_init": init["of"]["NC1"], "nc1_final": last["of"]["NC1"],
            "nc1_drop": init["of"]["NC1"] / max(last["of"]["NC1"], 1e-300)}
     for t in targets:

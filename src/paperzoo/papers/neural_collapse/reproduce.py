@@ -5,10 +5,13 @@ smoke: UFM, d = 32, M = 2, L-BFGS in float64 on the exact objective; balanced (o
        MLP run (measured, no band) so the network path is exercised.
 cpu:   (a) UFM, d = 64, M in {1,3,6}, the three variants, 30k full-batch SGD steps (lr 0.1, momentum
        0.9); (b) MNIST: 500 per class, MLP 3 ReLU x 256 + M in {1,3} bias-free linear layers, MSE,
-       Adam 1e-3, wd 1e-4, 100 epochs; imbalanced variant 1000/500/100 per class group, M in {1,3}.
+       Adam 1e-3, wd 1e-4 (backbone) and lambda_W = lambda_H = 1e-4 (head, features), 100 epochs, NC
+       every 5 epochs; imbalanced variant 1000/500/100 per class group, M in {1,3}.
 full:  (a) as cpu with M in {1,3,6,9}; (b) CIFAR-10 (the shared copy: 50k train; test split = first
-       1,000 official test images), MLP 6 ReLU x 2048 + M in {1,3,6,9}, Adam 1e-4, 200 epochs; imbalanced
-       5000/2500/500 per class group, M in {1,3}.
+       1,000 official test images), MLP 6 ReLU x 2048 + M in {1,3,6,9}, Adam 1e-4, weight and feature
+       decay 1e-5 (official README), 200 epochs; imbalanced 5000/2500/500 per class group, M in {1,3}.
+Every network run uses the official ``--sep_decay`` form: decay on the head and on the features
+entering it, in the UFM scaling (see ``experiments.network_run``).
 """
 from __future__ import annotations
 
@@ -43,16 +46,18 @@ class Config:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    sep_decay: tuple[float, float] = (1e-4, 1e-4)
+    sep_decay: tuple[float, float] = (1e-4, 1e-4)  # (lambda_W, lambda_H) of the head / features
+    eval_every: int = 5
 
 
 CONFIGS = {
     "smoke": Config(syn_depths=(2,), syn_d=32, syn_solver="lbfgs", per_class=20, imb_groups=((5, 30), (5, 10)),
-                    depth_relu=2, width=32, net_depths=(2,), imb_depths=(2,), epochs=3, batch_size=50),
+                    depth_relu=2, width=32, net_depths=(2,), imb_depths=(2,), epochs=3, batch_size=50,
+                    eval_every=1),
     "cpu": Config(),
     "full": Config(syn_depths=(1, 3, 6, 9), dataset="cifar10", per_class=5000,
                    imb_groups=((3, 5000), (3, 2500), (4, 500)), depth_relu=6, width=2048, net_depths=(1, 3, 6, 9),
-                   epochs=200, lr=1e-4, weight_decay=1e-4),
+                   epochs=200, lr=1e-4, weight_decay=1e-5, sep_decay=(1e-5, 1e-5)),  # official README
 }
 
 
@@ -123,12 +128,13 @@ def run(ctx: RunContext, config: Config | None = None) -> dict[str, float]:
     imb = balanced_subset(train, imb_counts)
     test = TensorSet(test.x[:1000], test.y[:1000], test.name)
     net: dict[str, dict] = {}
-    runs = [(f"balanced_M{M}", bal, M, None) for M in cfg.net_depths]
+    runs = [(f"balanced_M{M}", bal, M, cfg.sep_decay) for M in cfg.net_depths]
     runs += [(f"imbalanced_M{M}", imb, M, cfg.sep_decay) for M in cfg.imb_depths]
     for name, data, M, sep in runs:
         net[name] = ctx.cached(f"net-{name}", lambda data=data, M=M, sep=sep, name=name: network_run(
             data, depth_relu=cfg.depth_relu, depth_linear=M, width=cfg.width, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, sep_decay=sep, seed=ctx.seed,
+            batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, sep_decay=sep,
+            eval_every=cfg.eval_every, seed=ctx.seed,
             device=ctx.device, run_dir=ctx.run_dir(f"net-{name}"), resume=ctx.resume,
             progress=ctx.show_progress, test=test, desc=f"{cfg.dataset} {name}"))
         r = net[name]
@@ -145,6 +151,9 @@ def run(ctx: RunContext, config: Config | None = None) -> dict[str, float]:
     for k, v in net.items():
         m[f"net_{k}_train_acc"] = v["train_acc"]
         m[f"net_{k}_nc1_final"] = v["nc1_final"]
+        m[f"net_{k}_of_NC2_W_init"] = v["of_init"]["NC2_W"]  # a random wide W is already near the OF
+        for key in ("NC2_W", "NC2_H", "NC3"):
+            m[f"net_{k}_of_{key}"] = v["of_final"][key]
         if "test_acc" in v:
             m[f"net_{k}_test_acc"] = v["test_acc"]
         if "cf_final" in v:
