@@ -159,7 +159,7 @@ def test_stacked_sgd_equals_autograd_sgd_float64():
     loss, gH, gW, gb = stacked_loss_and_grads(m.H[None], [w[None] for w in m.weights], m.bias[None, :, None],
                                               m.Y[None], torch.tensor([m.lambda_w]), torch.tensor([m.lambda_h]))
     auto = torch.autograd.grad(m.loss(), [m.H, *m.weights, m.bias])
-    assert float(loss) == pytest.approx(float(m.loss().detach()), rel=1e-13)
+    assert float(loss.detach()) == pytest.approx(float(m.loss().detach()), rel=1e-13)
     for a, b in zip(auto, [gH[0], *[g[0] for g in gW], gb[0, :, 0]]):
         assert torch.allclose(a, b, rtol=1e-11, atol=1e-14)
     fit_sgd_stacked(ms, steps=150, lr=0.1, momentum=0.9, every=50)
