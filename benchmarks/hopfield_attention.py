@@ -4,11 +4,12 @@ One Hopfield update with beta = 1/sqrt(d_k) is attention (Ramsauer et al. 2021, 
 modules get identical weights, their outputs are matched, and their forward (and forward+backward)
 times compared. Writes results/bench/hopfield_attention-<device>.csv.
 
-    python benchmarks/hopfield_attention.py [--device cpu|cuda] [--repeats 20]
+    python benchmarks/hopfield_attention.py [--device cpu|cuda] [--repeats 5] [--rounds 5]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from torch import nn
@@ -26,7 +27,8 @@ CONFIGS = [  # (batch, sequence length, d_model, heads): self-association, S = N
 ]
 
 
-def bench(device: str = "cpu", repeats: int = 20) -> list[dict]:
+def bench(device: str = "cpu", repeats: int = 5, rounds: int = 5) -> list[dict]:
+    """Median over ``rounds`` interleaved rounds of the median of ``repeats`` calls, in ms."""
     dev = torch.device(device)
     rows = []
     for b, n, d, h in CONFIGS:
@@ -52,24 +54,29 @@ def bench(device: str = "cpu", repeats: int = 20) -> list[dict]:
         def train_hop():
             hop(x).sum().backward()
 
-        t = {name: time_fn(fn, repeats=repeats, warmup=3, device=dev)["median_ms"]
-             for name, fn in (("mha_fwd", fwd_mha), ("hop_fwd", fwd_hop), ("mha_fwdbwd", train_mha),
-                              ("hop_fwdbwd", train_hop))}
+        fns = (("mha_fwd", fwd_mha), ("hop_fwd", fwd_hop), ("mha_fwdbwd", train_mha), ("hop_fwdbwd", train_hop))
+        # interleaved rounds, so drifting load on a shared machine hits both modules alike
+        per_round = {name: [] for name, _ in fns}
+        for _ in range(rounds):
+            for name, fn in fns:
+                per_round[name].append(time_fn(fn, repeats=repeats, warmup=2, device=dev)["median_ms"])
+        t = {name: statistics.median(v) for name, v in per_round.items()}
         rows.append({"batch": b, "seq": n, "d_model": d, "heads": h, "max_abs_diff": f"{err:.2e}",
                      "mha_fwd_ms": round(t["mha_fwd"], 4), "hopfield_fwd_ms": round(t["hop_fwd"], 4),
                      "fwd_ratio": round(t["hop_fwd"] / t["mha_fwd"], 3),
                      "mha_fwdbwd_ms": round(t["mha_fwdbwd"], 4), "hopfield_fwdbwd_ms": round(t["hop_fwdbwd"], 4),
                      "fwdbwd_ratio": round(t["hop_fwdbwd"] / t["mha_fwdbwd"], 3),
-                     "threads": torch.get_num_threads()})
+                     "rounds": rounds, "repeats": repeats, "threads": torch.get_num_threads()})
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    rows = bench(args.device, args.repeats)
+    rows = bench(args.device, args.repeats, args.rounds)
     path = write_csv(bench_csv_path(project_root(), "hopfield_attention", args.device), rows, device=args.device)
     for r in rows:
         print(r)
