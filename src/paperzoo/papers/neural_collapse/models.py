@@ -57,6 +57,8 @@ class MLPWithLinearHead(nn.Module):
     def for_budget(cls, n_params: int, *, in_dim: int = 784, num_classes: int = 10, depth_relu: int = 3,
                    depth_linear: int = 1, bias: bool = False) -> "MLPWithLinearHead":
         """The widest model of this shape with at most ``n_params`` parameters (for the arena)."""
+        if depth_relu < 1 or depth_linear < 1:
+            raise ValueError(f"for_budget needs depth_relu >= 1 and depth_linear >= 1, got {depth_relu}, {depth_linear}")
         # params(w) = (in_dim + 1) w + (depth_relu - 1)(w^2 + w) + (depth_linear - 1) w^2 + num_classes w (+ K)
         a = (depth_relu - 1) + (depth_linear - 1)
         bq = (in_dim + 1) + (depth_relu - 1) + num_classes
