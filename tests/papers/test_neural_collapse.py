@@ -171,12 +171,12 @@ def test_stacked_sgd_equals_autograd_sgd_float64():
 
 def test_smoke_lbfgs_reaches_closed_form_and_orthogonal_frame():
     torch.manual_seed(0)
-    imb = UFMDeepLinear(N_IMB, d=32, depth=2)
+    imb = UFMDeepLinear(N_IMB, d=16, depth=3)  # (the smoke protocol runs d = 32, M = 2)
     imb.fit_lbfgs()
     per = imb.metrics("imbalanced")  # per-layer closed-form targets, every layer
     assert max(d["NC1"] for d in per) < 1e-6 and _errs(per) < 1e-3
     assert _errs(imb.metrics("orthogonal")) > 0.1  # the balanced target is clearly wrong here
-    bal = UFMDeepLinear([100] * 4, d=32, depth=2)
+    bal = UFMDeepLinear([100] * 4, d=16, depth=3)
     bal.fit_lbfgs()
     per = bal.metrics("orthogonal")
     assert max(d["NC1"] for d in per) < 1e-6 and _errs(per) < 1e-3
@@ -197,9 +197,9 @@ class _FeatureDecayOverN(UFMDeepLinear):
 @pytest.mark.parametrize("cls", [_NoOneOverN, _FeatureDecayOverN])
 def test_wrong_loss_scaling_breaks_the_closed_form_match(cls):
     torch.manual_seed(0)
-    m = cls(N_IMB, d=32, depth=2)
+    m = cls(N_IMB, d=16, depth=2)
     m.fit_lbfgs()
-    assert _errs(m.metrics("imbalanced")) > 3e-3  # vs < 1e-5 with the right scaling
+    assert _errs(m.metrics("imbalanced")) > 1e-3  # the smoke tolerance; ~5e-7 with the right scaling
 
 
 # ---------------------------------------------------------------- MLP

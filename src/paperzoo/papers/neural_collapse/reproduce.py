@@ -82,7 +82,7 @@ def _data(cfg: Config):
         norm = lambda x: (x - m) / s  # noqa: E731
     else:
         raise ValueError(f"unknown dataset {cfg.dataset!r}")
-    return sp.train.map(norm), sp.test.map(norm), sp.note
+    return sp.train, sp.test, norm, sp.note
 
 
 def run(ctx: RunContext, config: Config | None = None) -> dict[str, float]:
@@ -119,14 +119,14 @@ def run(ctx: RunContext, config: Config | None = None) -> dict[str, float]:
         m[f"syn_{k}_worst"] = v["worst"]
 
     # (b) MLP + deep linear head on images
-    train, test, note = _data(cfg)
+    train, test, norm, note = _data(cfg)
     if note:
         ctx.note(f"{cfg.dataset}: {note}")
     K = int(train.y.max()) + 1
-    bal = balanced_subset(train, [cfg.per_class] * K)
+    bal = balanced_subset(train, [cfg.per_class] * K).map(norm)
     imb_counts = [c for n, c in cfg.imb_groups for _ in range(n)]
-    imb = balanced_subset(train, imb_counts)
-    test = TensorSet(test.x[:1000], test.y[:1000], test.name)
+    imb = balanced_subset(train, imb_counts).map(norm)
+    test = TensorSet(norm(test.x[:1000]), test.y[:1000], test.name)
     net: dict[str, dict] = {}
     runs = [(f"balanced_M{M}", bal, M, cfg.sep_decay) for M in cfg.net_depths]
     runs += [(f"imbalanced_M{M}", imb, M, cfg.sep_decay) for M in cfg.imb_depths]
