@@ -211,3 +211,27 @@ def _plot(ctx: RunContext, syn: dict, net: dict) -> None:
     fig.tight_layout()
     fig.savefig(ctx.out / "neural_collapse.png", dpi=100)
     plt.close(fig)
+
+
+def results_markdown(record) -> str:
+    """The README's result tables, printed from a recorded result (a path or a ``Result``)."""
+    from ...results import Result
+
+    r = record if isinstance(record, Result) else Result.load(record)
+    m, det = r.metrics, r.details
+    out = [f"| claim | ours | paper | band ({r.protocol}) | verdict |", "|---|---|---|---|---|"]
+    out += [f"| `{v.metric}` | {v.ours:.4g} | {v.paper} | {v.band} | **{v.verdict}** |" for v in r.verdicts]
+    depths = sorted({v["depth"] for v in det["synthetic"].values()})
+    out += ["", "| UFM variant | target | " + " | ".join(f"M={d}" for d in depths) + " |",
+            "|---|---|" + "---|" * len(depths)]
+    for var in ("balanced", "balanced_bias", "imbalanced"):
+        cells = [f"{m[f'syn_{var}_M{d}_worst']:.2g}" if f"syn_{var}_M{d}_worst" in m else "–" for d in depths]
+        out.append(f"| {var} | {det['synthetic'][f'{var}_M{depths[0]}']['target']} | " + " | ".join(cells) + " |")
+    out += ["", "| network run | train acc % | test acc % (first 1k) | NC1 init → final | NC2_W (init) | NC2_H | NC3 "
+                "| mean NC2/3 vs OF | vs closed form |", "|---|---|---|---|---|---|---|---|---|"]
+    for k, v in det["network"].items():
+        of, cf = v["of_final"], v.get("cf_final")
+        out.append(f"| {k} | {v['train_acc']:.2f} | {v.get('test_acc', math.nan):.1f} | {v['nc1_init']:.3g} → "
+                   f"{v['nc1_final']:.2g} | {of['NC2_W']:.3g} ({v['of_init']['NC2_W']:.3g}) | {of['NC2_H']:.3g} | "
+                   f"{of['NC3']:.3g} | {_mean23(of):.3g} | {f'{_mean23(cf):.3g}' if cf else '–'} |")
+    return "\n".join(out)
