@@ -76,7 +76,8 @@ CLAIMS = (
           _cpu_full(lo=0.1, reason="card: mean pooling clearly worse (dilutes 1 signal among 16); "
                                    "'clearly' read as >= 10 points")),
     Claim("mil_elephant_auc", "94.9 ± 0.3 (recalled by the card, NOT verified)", "Table 1 (NOT verified)",
-          "Elephant, HopfieldPooling (one untuned config), 5-fold CV ROC-AUC; no band: the paper's value is unverified"),
+          "Elephant, HopfieldPooling (one untuned config), 5-fold CV ROC-AUC; no band: the paper's value "
+          "is unverified"),
     Claim("mnist_bags_hopfield_acc", "demo: HopfieldPooling on MNIST-bags", "official mnist_bags demo / card (c)",
           "MNIST-bags (200 train bags, length ~N(10, 2^2)), HopfieldPooling, test accuracy (mean over seeds)",
           _cpu_full(lo=0.85, reason=_EST + "HopfieldPooling test accuracy >= 0.85")),

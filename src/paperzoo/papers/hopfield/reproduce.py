@@ -13,7 +13,7 @@ cpu and full also run a bonus: cross-validated ROC-AUC of HopfieldPooling on Mus
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -44,7 +44,6 @@ class Config:
     mil_sets: tuple[str, ...] = ("elephant", "musk1", "musk2")
     mil_folds: int = 5
     mil_epochs: int = 50
-    extra: dict = field(default_factory=dict)
 
 
 # The bit-pattern demo's "adapted" settings (examples/bit_pattern/bit_pattern_demo.ipynb), which the demo
