@@ -269,3 +269,17 @@ def test_full_protocol_runs_at_tiny_size(tmp_path, require_data):
             "net_imbalanced_of_over_cf"} <= set(m)
     assert all(math.isfinite(v) for v in m.values())
     assert len(ctx.details["network_curves"]["balanced_M2"]) == 2  # init + 1 epoch
+
+
+def test_readme_tables_are_the_recorded_result():
+    from pathlib import Path
+
+    from paperzoo.papers.neural_collapse.reproduce import results_markdown
+
+    root = Path(__file__).resolve().parents[2]
+    record = root / "results" / "neural-collapse" / "cpu-cpu.json"
+    if not record.is_file():
+        pytest.skip("no cpu record")
+    readme = (root / "src" / "paperzoo" / "papers" / "neural_collapse" / "README.md").read_text()
+    for table in results_markdown(record).split("\n\n"):
+        assert table in readme
