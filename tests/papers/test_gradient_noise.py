@@ -277,6 +277,12 @@ def test_full_protocol_code_path_at_tiny_size(tmp_path, require_data, monkeypatc
     assert r.metrics["he_noise_minus_no_noise"] == pytest.approx(he[0.3] - he[0.0])
     assert r.metrics["no_noise_max_acc"] == max(c["best"] for c in cells if c["init"] == "normal" and c["eta"] == 0)
     # Resume: every run is cached, so a resumed protocol returns the same table without training.
+    from paperzoo.papers.gradient_noise import experiment
+
+    def no_training(*a, **k):
+        raise AssertionError("a cached run was retrained on --resume")
+
+    monkeypatch.setattr(experiment, "train_run", no_training)
     r2 = pz.reproduce("gradient-noise", "full", out=tmp_path, resume=True, progress=False)
     assert r2.details["grid"] == cells
 
