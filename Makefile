@@ -38,7 +38,7 @@ report: install
 	$(BIN)/paperzoo report
 
 bench: install-dev
-	$(BIN)/python benchmarks/hopfield_attention.py
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
