@@ -5,6 +5,8 @@ import pytest
 import torch
 
 os.environ.setdefault("PAPERZOO_PROGRESS", "0")
+# Tests use small tensors: one thread is faster and immune to a busy machine.
+torch.set_num_threads(1)
 
 
 def _have(name: str) -> bool:

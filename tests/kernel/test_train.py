@@ -108,14 +108,25 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     assert steps == sorted(steps)  # no duplicated rows after the resume
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_torchrun_ddp_equals_single_process(tmp_path):
     single, ddp = tmp_path / "single.safetensors", tmp_path / "ddp.safetensors"
     r = _run([str(single), "--batch", "32"])
     assert r.returncode == 0, r.stderr
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PAPERZOO_PROGRESS": "0"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
-           SCRIPT, str(ddp), "--batch", "32"]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    for attempt in range(3):  # a free port can be taken between probing and binding: retry
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+               "--master-port", str(_free_port()), SCRIPT, str(ddp), "--batch", "32"]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        if r.returncode == 0 or "address already in use" not in r.stderr.lower():
+            break
     assert r.returncode == 0, r.stderr[-3000:]
     a, b = load_file(single), load_file(ddp)
     for k in a:

