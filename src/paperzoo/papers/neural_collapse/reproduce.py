@@ -235,3 +235,32 @@ def results_markdown(record) -> str:
                    f"{v['nc1_final']:.2g} | {of['NC2_W']:.3g} ({v['of_init']['NC2_W']:.3g}) | {of['NC2_H']:.3g} | "
                    f"{of['NC3']:.3g} | {_mean23(of):.3g} | {f'{_mean23(cf):.3g}' if cf else '–'} |")
     return "\n".join(out)
+
+
+def plot(result, path) -> bool:
+    """NC metrics along training: the unconstrained-feature runs (per SGD step) and the MNIST
+    MLP runs (per epoch), log scale -> ``path``."""
+    import matplotlib.pyplot as plt
+
+    syn, net = result.details.get("synthetic_curves") or {}, result.details.get("network_curves") or {}
+    if not syn and not net:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, rows in syn.items():
+        worst = [max(r[k] for k in ("NC2_H", "NC2_W", "NC3") if k in r) for r in rows]
+        axes[0].plot([r["step"] for r in rows], worst, lw=1, label=name)
+    axes[0].set(yscale="log", xlabel="SGD step", ylabel="worst of NC2_H, NC2_W, NC3",
+                title="unconstrained features + deep linear head")
+    axes[0].axhline(1e-2, color="k", lw=0.8, ls=":")
+    for name, rows in net.items():
+        line, = axes[1].plot([r["epoch"] for r in rows], [r["of_NC1"] for r in rows], label=f"{name} NC1")
+        axes[1].plot([r["epoch"] for r in rows], [r["of_NC2_H"] for r in rows], ls="--", color=line.get_color(),
+                     label=f"{name} NC2_H")
+    axes[1].set(yscale="log", xlabel="epoch", ylabel="metric", title="MNIST MLP + linear head (MSE)")
+    for ax in axes:
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(f"neural-collapse ({result.protocol})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
