@@ -60,8 +60,8 @@ PAPER = Paper(
         "smoke": "schedule identity (oracle block, 200k Monte-Carlo chains) + 2-class blobs, MLP blocks, T=10, "
                  "one-hot, 5 epochs, NoProp vs back-prop (seconds)",
         "cpu": "MNIST, T=10, one-hot, conv (16,32,64) / FC (128,64) blocks, 12k train images, 6 epochs, full 10k "
-               "test; NoProp-DT vs the same blocks trained by back-prop, then the baseline continued to 18 epochs "
-               "as a diagnostic (35.5 min measured on the shared machine, 1 thread; ~10-15 min alone, estimated)",
+               "test; NoProp-DT vs the same blocks trained by back-prop for the same epochs (wall time: see the "
+               "record)",
         "full": "MNIST with the paper's blocks, 100 epochs (fused update order on GPU), then CIFAR-10 150 epochs "
                 "(test = first 1,000 official test images); one GPU, ~1 h estimated, not run here",
     },
