@@ -233,3 +233,18 @@ def test_bad_inputs_raise_clear_errors():
         NoPropLearner(model, order="random")
     with pytest.raises(ValueError, match="strictly increasing"):
         schedules.dt_coefficients(torch.tensor([0.5, 0.4, 0.9], dtype=torch.float64))
+
+
+def test_readme_results_match_the_records():
+    """The README's result tables are generated from the committed records, never typed."""
+    from pathlib import Path
+
+    from paperzoo.papers.noprop.reproduce import results_markdown
+    from paperzoo.results import Result
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "src" / "paperzoo" / "papers" / "noprop" / "README.md").read_text()
+    for proto in ("cpu", "smoke"):
+        rec = root / "results" / "noprop" / f"{proto}-cpu.json"
+        if rec.is_file():
+            assert results_markdown(Result.load(rec)) in readme, f"README out of date with {rec.name}"

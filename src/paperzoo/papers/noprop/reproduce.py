@@ -184,3 +184,33 @@ def run(ctx: RunContext) -> dict[str, float]:
     if ctx.protocol == "full":
         return _full(ctx)
     raise ValueError(f"noprop: unknown protocol {ctx.protocol!r}")
+
+
+def results_markdown(result) -> str:
+    """The README's results section for one recorded ``Result`` (tables generated, never typed)."""
+    fmt = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
+    r = result
+    lines = [f"From `results/{r.slug}/{r.protocol}-{r.device}.json` (seed {r.seed}, {r.device_name}, "
+             f"{r.wall_seconds / 60:.1f} min, commit {r.git_commit[:10]}).", "",
+             "| claim | ours | paper | band | verdict |", "|---|---|---|---|---|"]
+    lines += [f"| `{v.metric}` | {fmt(v.ours)} | {fmt(v.paper)} | {v.band or '-'} | {v.verdict} |" for v in r.verdicts]
+    claimed = {v.metric for v in r.verdicts}
+    other = [f"`{k}` = {v:.2f}" for k, v in r.metrics.items() if k not in claimed]
+    lines += ["", "Other measured numbers: " + ", ".join(other) + "."]
+    tag = next((t for t in ("mnist", "blobs", "cifar10") if t in r.details), None)
+    if tag is not None:
+        d = r.details[tag]
+        npe, bpe = d["noprop"]["per_epoch"], d["backprop"]["per_epoch"]
+        lines += ["", f"Per-epoch test accuracy (%), {d['per_epoch_eval']}:", "",
+                  "| epoch | NoProp stoch. | NoProp det. | back-prop stoch. | back-prop det. |", "|---|---|---|---|---|"]
+        for i in range(max(len(npe), len(bpe))):
+            a = npe[i] if i < len(npe) else {}
+            b = bpe[i] if i < len(bpe) else {}
+            cell = lambda row, k: f"{row[k]:.2f}" if k in row else "-"  # noqa: E731
+            lines.append(f"| {i + 1} | {cell(a, 'acc')} | {cell(a, 'acc_det')} | {cell(b, 'acc')} | {cell(b, 'acc_det')} |")
+        lines += ["", f"z_T argmax vertices used on the per-epoch test images: NoProp {d['noprop']['vertices_used']}, "
+                      f"back-prop {d['backprop']['vertices_used']}.", "",
+                  f"Training time: NoProp {d['noprop']['train_seconds']:.0f} s, back-prop "
+                  f"{d['backprop']['train_seconds']:.0f} s ({d['epochs']} epochs, {d['n_train']} images). "
+                  f"Final: {d['final_eval']}."]
+    return "\n".join(lines)
