@@ -174,6 +174,9 @@ def test_learner_fit_resume_is_bit_identical(tmp_path):
     resumed = _MeanLearner()
     h2 = resumed.fit(data, epochs=4, eval_data=data, run_dir=tmp_path / "b", resume=True, progress=False)
     assert torch.equal(resumed.w, full.w) and [r["err"] for r in h2] == [r["err"] for r in hist]
+    assert all(r["seconds"] >= 0 for r in h2)
+    with pytest.raises(ValueError, match="checkpoint after epoch 4, beyond the 2 epochs"):
+        _MeanLearner().fit(data, epochs=2, run_dir=tmp_path / "b", resume=True, progress=False)
 
 
 def test_learner_nan_stops():

@@ -7,6 +7,7 @@ atomic checkpoints, bit-identical resume and NaN guard, so no paper writes its o
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ class Learner:
         log = MetricsLog(Path(run_dir) / "metrics.jsonl" if run_dir else None)
         epoch0, history = 0, []
         if resume and latest_step(run_dir) is not None:
+            if latest_step(run_dir) > epochs:
+                raise ValueError(f"{run_dir} holds a checkpoint after epoch {latest_step(run_dir)}, beyond the "
+                                 f"{epochs} epochs asked for; resume with epochs >= {latest_step(run_dir)} or "
+                                 f"use a fresh run_dir")
             epoch0, st = load_checkpoint(run_dir)
             self.load_state_dict(st["learner"])
             set_rng_state(st["rng"])
@@ -58,7 +63,9 @@ class Learner:
         total = per * epochs if per else epochs
         with Progress(total, desc or type(self).__name__, progress, start=(per or 1) * epoch0) as bar:
             for epoch in range(epoch0, epochs):
+                t0 = time.perf_counter()
                 row = dict(self.train_epoch(data, epoch=epoch, generator=epoch_generator(seed, epoch), progress=bar))
+                row.setdefault("seconds", round(time.perf_counter() - t0, 3))
                 loss = float(row.get("loss", 0.0))
                 if not math.isfinite(loss):
                     raise DivergenceError(f"{type(self).__name__}: loss is {loss} in epoch {epoch}; stopping"
