@@ -44,19 +44,20 @@ def headline(paper: Paper, rec: dict[str, Result]) -> tuple[str, str, str, str]:
 
 def summary_table(results_root: Path) -> str:
     recs = best_records(results_root)
-    lines = ["| paper | kind | headline metric | ours | paper | verdict | claims (cpu) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| paper | kind | headline metric | ours | paper | verdict | claims (cpu) | cpu protocol time |",
+             "|---|---|---|---|---|---|---|---|"]
     for p in list_papers():
         rec = recs.get(p.slug, {})
         metric, ours, paper_v, verdict = headline(p, rec)
         cpu = rec.get("cpu")
-        tally = "-"
+        tally, wall = "-", "-"
         if cpu is not None:
+            wall = f"{cpu.wall_seconds / 60:.1f} min ({cpu.device_name.rsplit(', ', 1)[-1].rstrip(')')})"
             judged = [v for v in cpu.verdicts if v.verdict != NO_BAND]
             ok = sum(v.verdict in ("effect shown", "reproduced") for v in judged)
             tally = f"{ok}/{len(judged)} shown"
         lines.append(f"| [{p.slug}](src/paperzoo/papers/{p.slug.replace('-', '_')}/README.md) | {p.kind} | "
-                     f"`{metric}` | {ours} | {paper_v} | {verdict} | {tally} |")
+                     f"`{metric}` | {ours} | {paper_v} | {verdict} | {tally} | {wall} |")
     return "\n".join(lines)
 
 

@@ -214,3 +214,26 @@ def results_markdown(result) -> str:
                   f"{d['backprop']['train_seconds']:.0f} s ({d['epochs']} epochs, {d['n_train']} images). "
                   f"Final: {d['final_eval']}."]
     return "\n".join(lines)
+
+
+def plot(result, path) -> bool:
+    """Per-epoch test accuracy of NoProp-DT and the back-prop baseline (stochastic and deterministic)."""
+    import matplotlib.pyplot as plt
+
+    tag = next((t for t in ("mnist", "cifar10", "blobs") if t in result.details), None)
+    if tag is None:
+        return False
+    d = result.details[tag]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for kind, colour in (("noprop", "C0"), ("backprop", "C3")):
+        rows = d[kind]["per_epoch"]
+        ep = [r["epoch"] for r in rows]
+        ax.plot(ep, [r.get("acc") for r in rows], color=colour, marker="o", label=f"{kind} (stochastic)")
+        ax.plot(ep, [r.get("acc_det") for r in rows], color=colour, ls="--", label=f"{kind} (deterministic)")
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
+           title=f"noprop ({result.protocol}, {tag}): NoProp-DT vs back-prop, same blocks and epochs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
