@@ -155,3 +155,28 @@ def test_real_cifar10_partial(require_data):
     assert s.test.y[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1] and len(s.test) == 1000
     assert "first 1,000" in s.note
     assert torch.allclose(s.train.x[0, :, 0, 0] * 255, torch.tensor([59.0, 62.0, 63.0]))
+
+
+def test_fetch_offline_says_where_to_put_files(tmp_path, monkeypatch):
+    import urllib.error
+
+    from paperzoo.data import fetch as fetch_mod
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(fetch_mod.urllib.request, "urlopen", offline)
+    with pytest.raises(DataError, match=r"cannot download https://.*train-images-idx3-ubyte.gz.*Offline\?"):
+        fetch_mod.fetch("mnist", root=tmp_path)
+    assert not list(tmp_path.rglob("*.gz"))  # nothing half-downloaded is kept
+    with pytest.raises(DataError, match="no official download; place the files by hand"):
+        fetch_mod.fetch("mil", root=tmp_path)
+
+
+def test_fetch_rejects_a_corrupt_download(tmp_path, monkeypatch):
+    from paperzoo.data import fetch as fetch_mod
+
+    monkeypatch.setattr(fetch_mod.urllib.request, "urlopen", lambda url, timeout=None: io.BytesIO(b"not mnist"))
+    with pytest.raises(DataError, match="sha256 mismatch"):
+        fetch_mod.fetch("mnist", root=tmp_path)
+    assert not (tmp_path / "mnist").exists()
