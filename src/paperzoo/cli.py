@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -70,7 +71,13 @@ def _cmd_show(a) -> int:
                       f"commit {r.git_commit[:12]}")
         console.print(r.table(), markup=False)
     readme = Path(__file__).parent / "papers" / p.slug.replace("-", "_") / "README.md"
-    console.print(f"\nREADME (usage, deviations): {readme}")
+    if readme.is_file():
+        text = readme.read_text()
+        m = re.search(r"^## Deviations[^\n]*\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
+        if m:
+            console.print("\n[bold]Deviations from the paper[/bold] (from the README)")
+            console.print(m.group(1).strip(), markup=False, highlight=False)
+    console.print(f"\nREADME (usage, results, deviations): {readme}")
     return 0
 
 

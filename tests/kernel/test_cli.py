@@ -59,3 +59,9 @@ def test_report_regenerates_tables(tmp_path):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "paperzoo.cli", "reproduce", "nopropp"], capture_output=True, text=True)
     assert r.returncode == 2 and "did you mean 'noprop'" in r.stdout
+
+
+def test_show_prints_claims_and_deviations(capsys):
+    assert main(["show", "noprop"]) == 0
+    out = capsys.readouterr().out
+    assert "gap_vs_backprop" in out and "Deviations from the paper" in out and "1. **Noise schedule.**" in out
