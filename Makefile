@@ -6,7 +6,7 @@ TORCH_CPU ?= torch==2.13.0
 SHARED    := $(abspath ../shared/data)
 export PAPERZOO_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
 
-.PHONY: run test test-all venv install install-dev report bench clean
+.PHONY: run test test-all lint venv install install-dev report bench mutate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,8 +28,14 @@ install-dev: $(VENV)/.installed-dev
 run: install  ## reproduce one paper on the CPU and print our number next to the paper's
 	$(BIN)/paperzoo reproduce gradient-noise --protocol cpu --seed 0
 
-test: install-dev  ## the fast suite (< 10 min on 2 cores)
-	$(BIN)/python -m pytest -q
+test: install-dev lint  ## lint, then the fast suite (< 10 min on 2 cores; slowest tests printed)
+	$(BIN)/python -m pytest -q -n 2 --durations=15
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks tools
+
+mutate: install-dev  ## mutation testing of one paper: make mutate PKG=hopfield [FILES="retrieval.py"]
+	tools/mutate.sh $(PKG) $(FILES)
 
 test-all: install-dev  ## everything, slow checks included
 	$(BIN)/python -m pytest -q -m ""

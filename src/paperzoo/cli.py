@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+
 def _make_console() -> Console:
     # Piped output (CI logs, tests) gets a wide console so tables are not cropped.
     return Console() if sys.stdout.isatty() else Console(width=200)
@@ -24,9 +25,9 @@ console = _LazyConsole()
 
 
 def _cmd_list(a) -> int:
-    from .api import project_root
-    from .registry import list_papers
-    from .report import best_records, headline
+    from paperzoo.api import project_root
+    from paperzoo.registry import list_papers
+    from paperzoo.report import best_records, headline
 
     recs = best_records(project_root() / "results")
     t = Table(title="paperzoo: papers")
@@ -37,7 +38,7 @@ def _cmd_list(a) -> int:
         metric, ours, paper_v, verdict = headline(p, recs.get(p.slug, {}))
         t.add_row(p.slug, p.kind, p.status, metric, ours, paper_v, verdict)
     if a.all:
-        from .registry import roadmap
+        from paperzoo.registry import roadmap
 
         done = {p.slug for p in papers}
         for r in roadmap():
@@ -50,9 +51,9 @@ def _cmd_list(a) -> int:
 
 
 def _cmd_show(a) -> int:
-    from .api import project_root
-    from .registry import get_paper
-    from .report import best_records
+    from paperzoo.api import project_root
+    from paperzoo.registry import get_paper
+    from paperzoo.report import best_records
 
     p = get_paper(a.slug)
     console.print(f"[bold]{p.title}[/bold] ({p.slug})\n{p.authors} {p.year or ''} · arXiv {p.arxiv or '-'} · "
@@ -64,12 +65,18 @@ def _cmd_show(a) -> int:
         t.add_row(c.metric, str(c.paper), c.source, *[(c.bands[k].describe() if k in c.bands else "-")
                                                        for k in p.protocols])
     console.print(t)
-    for name, desc in p.protocols.items():
-        console.print(f"  [bold]{name}[/bold]: {desc}")
+    for name, cfg in p.configs.items():
+        console.print(f"  [bold]{name}[/bold]: {cfg.about}")
+        fields = {k: v for k, v in __import__("dataclasses").asdict(cfg).items() if k != "about"}
+        console.print("    config: " + ", ".join(f"{k}={v!r}" for k, v in fields.items()), markup=False,
+                      highlight=False)
     for proto, r in sorted(best_records(project_root() / "results").get(p.slug, {}).items()):
         console.print(f"\n[bold]recorded {proto}[/bold] on {r.device_name}, seed {r.seed}, {r.wall_seconds:.0f} s, "
                       f"commit {r.git_commit[:12]}")
         console.print(r.table(), markup=False)
+        if r.config:
+            console.print("config that ran: " + ", ".join(f"{k}={v!r}" for k, v in r.config.items() if k != "about"),
+                          markup=False, highlight=False)
     readme = Path(__file__).parent / "papers" / p.slug.replace("-", "_") / "README.md"
     if readme.is_file():
         text = readme.read_text()
@@ -82,10 +89,11 @@ def _cmd_show(a) -> int:
 
 
 def _cmd_reproduce(a) -> int:
-    from .api import reproduce
+    from paperzoo.api import reproduce
+    from paperzoo.config import parse_sets
 
-    r = reproduce(a.slug, a.protocol, a.seed, device=a.device, out=a.out, resume=a.resume, record=a.record,
-                  progress=False if a.no_progress else None)
+    r = reproduce(a.slug, a.protocol, a.seed, overrides=parse_sets(a.set), device=a.device, out=a.out,
+                  resume=a.resume, record=a.record, progress=False if a.no_progress else None)
     console.print(f"\n[bold]{r.slug}[/bold] · protocol {r.protocol} · seed {r.seed} · {r.device_name} · "
                   f"{r.wall_seconds:.1f} s")
     console.print(r.table(), markup=False)
@@ -93,12 +101,55 @@ def _cmd_reproduce(a) -> int:
         console.print(f"note: {n}", markup=False)
     if a.record:
         console.print(f"recorded: results/{r.slug}/{r.protocol}-{r.device}.json")
+    if r.not_measured:
+        console.print(f"[bold red]error:[/bold red] claims not measured by this run: {', '.join(r.not_measured)}")
+        return 1
     return 0 if (r.passed or not a.strict) else 1
 
 
+def _cmd_models(a) -> int:
+    from paperzoo.nn.budget import count_params
+    from paperzoo.registry import list_models
+
+    t = Table(title="registered models" + (f" for task {a.task}" if a.task else ""))
+    for col in ("name", "paper", "tasks", "budget knob", "params (defaults)", "what"):
+        t.add_column(col)
+    for m in list_models(a.task):
+        try:
+            n = f"{count_params(m.factory()):,}"
+        except Exception as e:  # a model that cannot build from defaults is a bug; show it, do not hide the list
+            n = f"error: {e}"
+        t.add_row(m.name, m.paper, ", ".join(x.name for x in m.tasks), m.knob or "-", n,
+                  (m.doc.splitlines() or [""])[0])
+    console.print(t)
+    return 0
+
+
+def _cmd_probes(a) -> int:
+    from paperzoo.registry import list_probes
+
+    t = Table(title="registered probes: paperzoo probe NAME --model ...")
+    for col in ("name", "paper", "task kinds", "two models", "what"):
+        t.add_column(col)
+    for p in list_probes():
+        t.add_row(p.name, p.paper, ", ".join(p.kinds), "yes" if p.pair else "-", (p.doc.splitlines() or [""])[0])
+    console.print(t)
+    return 0
+
+
+def _cmd_bench(a) -> int:
+    from paperzoo.bench import find_bench
+
+    run = find_bench(a.name)
+    kwargs = {"against": a.against} if a.against else {}
+    path = run(**kwargs)
+    console.print(f"wrote {path}")
+    return 0
+
+
 def _cmd_report(a) -> int:
-    from .api import project_root
-    from .report import write_report
+    from paperzoo.api import project_root
+    from paperzoo.report import write_report
 
     for p in write_report(Path(a.root) if a.root else project_root()):
         console.print(f"wrote {p}")
@@ -106,14 +157,14 @@ def _cmd_report(a) -> int:
 
 
 def _cmd_data(a) -> int:
-    from .data import DATASETS, DataError, data_dir, load, verify_file
-    from .data.datasets import _LOADERS
+    from paperzoo.data import DATASETS, DataError, data_dir, load, verify_file
+    from paperzoo.data.datasets import _LOADERS
 
     if a.action == "path":
         print(data_dir())
         return 0
     if a.action == "fetch":
-        from .data.fetch import fetch
+        from paperzoo.data.fetch import fetch
 
         if not a.name:
             raise SystemExit("paperzoo data fetch NAME (one of: " + ", ".join(DATASETS) + ")")
@@ -169,7 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--record", action="store_true", help="write results/<slug>/<protocol>-<device>.json")
     s.add_argument("--strict", action="store_true", help="exit 1 when a claim is not shown")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="replace a field of the protocol's config (repeatable); stored in the result")
     s.set_defaults(fn=_cmd_reproduce)
+    s = sub.add_parser("models", help="registered models: task, budget knob, parameters")
+    s.add_argument("--task", default=None, help="a task name (mnist, cifar10, operator-2d, ...) or kind")
+    s.set_defaults(fn=_cmd_models)
+    s = sub.add_parser("probes", help="registered probes that run on any model")
+    s.set_defaults(fn=_cmd_probes)
+    s = sub.add_parser("bench", help="a paper's side-by-side benchmark (its bench.py), CSV under results/bench/")
+    s.add_argument("name", help="paper slug")
+    s.add_argument("--against", default=None, help="the library to compare with (the paper's bench names it)")
+    s.set_defaults(fn=_cmd_bench)
     s = sub.add_parser("report", help="regenerate the results tables from results/")
     s.add_argument("--root", default=None)
     s.set_defaults(fn=_cmd_report)

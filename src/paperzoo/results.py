@@ -16,7 +16,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -32,14 +32,13 @@ VERDICTS = (REPRODUCED, EFFECT_SHOWN, NOT_SHOWN, NOT_MEASURED, NO_BAND)
 class Band:
     """The closed range ``[lo, hi]`` a protocol's metric must land in, and why.
 
-    ``grants`` is the verdict earned by landing inside: by default "reproduced"
-    for the ``full`` protocol and "effect shown" for the scaled-down ones.
+    Landing inside earns "reproduced" under the ``full`` protocol and "effect shown" under
+    the scaled-down ones (``smoke``, ``cpu``).
     """
 
     lo: float | None = None
     hi: float | None = None
     reason: str = ""
-    grants: str | None = None
 
     def __post_init__(self) -> None:
         if self.lo is None and self.hi is None:
@@ -48,8 +47,6 @@ class Band:
             raise ValueError(f"Band lo={self.lo} > hi={self.hi}")
         if not self.reason:
             raise ValueError("Band needs a reason (from the card or the paper)")
-        if self.grants is not None and self.grants not in (REPRODUCED, EFFECT_SHOWN):
-            raise ValueError(f"Band.grants must be {REPRODUCED!r} or {EFFECT_SHOWN!r}")
 
     def contains(self, value: float) -> bool:
         if value is None or not math.isfinite(value):
@@ -62,6 +59,9 @@ class Band:
         return f">= {self.lo:g}" if self.lo is not None else f"<= {self.hi:g}"
 
 
+PROTOCOL_NAMES = ("smoke", "cpu", "full")
+
+
 @dataclass(frozen=True)
 class Claim:
     """One checkable claim of a paper.
@@ -69,15 +69,30 @@ class Claim:
     ``metric`` is the key the reproduction writes into ``Result.metrics``;
     ``paper`` the paper's value (a number, or text for a qualitative claim);
     ``source`` where it is stated (table, figure, theorem); ``bands`` maps a
-    protocol name to the band that protocol's measurement must land in.
+    protocol name, or a tuple of names, to the band that protocol's measurement must
+    land in: ``bands={("cpu", "full"): Band(lo=90, reason="...")}``.
     """
 
     metric: str
+    _: KW_ONLY
     paper: float | str | None
     source: str
     what: str = ""
-    bands: Mapping[str, Band] = field(default_factory=dict)
+    bands: Mapping[str | tuple[str, ...], Band] = field(default_factory=dict)
     unit: str = ""
+
+    def __post_init__(self) -> None:
+        flat: dict[str, Band] = {}
+        for key, band in dict(self.bands).items():
+            for proto in (key,) if isinstance(key, str) else tuple(key):
+                if proto not in PROTOCOL_NAMES:
+                    raise ValueError(f"claim {self.metric!r}: unknown protocol {proto!r} (have {PROTOCOL_NAMES})")
+                if proto in flat:
+                    raise ValueError(f"claim {self.metric!r}: two bands for protocol {proto!r}")
+                if not isinstance(band, Band):
+                    raise TypeError(f"claim {self.metric!r}: band for {proto!r} must be a Band, got {band!r}")
+                flat[proto] = band
+        object.__setattr__(self, "bands", flat)
 
     def band(self, protocol: str) -> Band | None:
         return self.bands.get(protocol)
@@ -109,7 +124,7 @@ def judge(claims: tuple[Claim, ...] | list[Claim], metrics: Mapping[str, Any], p
         elif value is None or not math.isfinite(value):
             v = NOT_MEASURED
         elif band.contains(value):
-            v = band.grants or (REPRODUCED if protocol == "full" else EFFECT_SHOWN)
+            v = REPRODUCED if protocol == "full" else EFFECT_SHOWN
         else:
             v = NOT_SHOWN
         out.append(Verdict(c.metric, v, value, c.paper, band.describe() if band else None,
@@ -166,8 +181,25 @@ class Result:
     torch_version: str
     git_commit: str
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    config: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, dict] = field(default_factory=dict)
+    curves: dict[str, dict] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        head = (f"Result({self.slug!r}, protocol={self.protocol!r}, seed={self.seed}, {self.wall_seconds:.1f} s, "
+                f"{self.device_name})")
+        return head + "\n" + self.table()
+
+    @property
+    def not_measured(self) -> list[str]:
+        """Claims with a band for this protocol whose metric the run did not produce."""
+        return [v.metric for v in self.verdicts if v.verdict == NOT_MEASURED]
+
+    def rejudge(self, claims) -> "Result":
+        """The same record judged under ``claims``' current bands (a changed band changes the verdict)."""
+        return dataclasses.replace(self, verdicts=judge(claims, self.metrics, self.protocol))
 
     @property
     def passed(self) -> bool:

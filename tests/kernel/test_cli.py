@@ -41,9 +41,9 @@ def test_resume_needs_an_existing_matching_run(tmp_path):
 
 
 def test_report_regenerates_tables(tmp_path):
+    from paperzoo.registry import get_paper
     from paperzoo.report import BEGIN, END, write_report
     from paperzoo.results import Result, judge
-    from paperzoo.registry import get_paper
 
     p = get_paper("gradient-noise")
     m = {c.metric: 0.0 for c in p.claims}

@@ -4,13 +4,24 @@ import json
 import pytest
 
 from paperzoo import registry
-from paperzoo.results import (EFFECT_SHOWN, NO_BAND, NOT_MEASURED, NOT_SHOWN, REPRODUCED, Band, Claim, Result,
-                              judge, load_results)
+from paperzoo.results import (
+    EFFECT_SHOWN,
+    NO_BAND,
+    NOT_MEASURED,
+    NOT_SHOWN,
+    REPRODUCED,
+    Band,
+    Claim,
+    Result,
+    judge,
+    load_results,
+)
 
 CLAIMS = (
-    Claim("acc", 99.5, "Table 1", bands={"cpu": Band(lo=95, reason="card"), "full": Band(99.3, 99.7, reason="paper ± 0.2")}),
-    Claim("err", 0.0, "Thm 1", bands={"cpu": Band(hi=1e-3, reason="theorem")}),
-    Claim("aux", "qualitative", "Fig 2"),
+    Claim("acc", paper=99.5, source="Table 1",
+          bands={"cpu": Band(lo=95, reason="card"), "full": Band(99.3, 99.7, reason="paper ± 0.2")}),
+    Claim("err", paper=0.0, source="Thm 1", bands={"cpu": Band(hi=1e-3, reason="theorem")}),
+    Claim("aux", paper="qualitative", source="Fig 2"),
 )
 
 
@@ -47,12 +58,26 @@ def test_result_record_roundtrip(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_paper_validation():
-    with pytest.raises(ValueError, match="band for protocol 'full'"):
-        registry.Paper("x", "t", "layer", "m", (Claim("a", 1, "s", bands={"full": Band(lo=0, reason="r")}),),
-                       {"cpu": "c"})
+def test_paper_and_claim_validation():
     with pytest.raises(ValueError, match="kind"):
-        registry.Paper("x", "t", "gizmo", "m", (), {"cpu": "c"})
+        registry.Paper("x", "t", "gizmo", ())
+    with pytest.raises(ValueError, match="main_metric 'b' names no claim"):
+        registry.Paper("x", "t", "layer", (Claim("a", paper=1, source="s"),), main_metric="b")
+    with pytest.raises(TypeError):
+        Claim("a", 1, "s")  # keyword-only after the metric
+    with pytest.raises(ValueError, match="unknown protocol 'medium'"):
+        Claim("a", paper=1, source="s", bands={"medium": Band(lo=0, reason="r")})
+    with pytest.raises(ValueError, match="two bands for protocol 'cpu'"):
+        Claim("a", paper=1, source="s", bands={("smoke", "cpu"): Band(lo=0, reason="r"), "cpu": Band(lo=1, reason="r")})
+    c = Claim("a", paper=1, source="s", bands={("smoke", "cpu"): Band(lo=0, reason="r"), "full": Band(lo=1, reason="q")})
+    assert c.band("smoke") is c.band("cpu") and c.band("full").reason == "q"
+
+
+def test_rejudge_follows_the_current_bands():
+    r = Result("demo", "cpu", 0, {"acc": 96.0}, judge(CLAIMS, {"acc": 96.0}, "cpu"), 1.5, "cpu", "cpu (x)", "2", "abc")
+    stricter = (Claim("acc", paper=99.5, source="Table 1", bands={"cpu": Band(lo=97, reason="r")}),)
+    assert r.rejudge(stricter).verdicts[0].verdict == NOT_SHOWN
+    assert "acc" in repr(r) and "effect shown" in repr(r)  # the repr is the table
 
 
 def test_unknown_names_get_did_you_mean():

@@ -13,8 +13,7 @@ from safetensors.torch import load_file
 
 from paperzoo.data import TensorSet
 from paperzoo.nn import MLP
-from paperzoo.train import (DivergenceError, Learner, accuracy, fit, latest_step, load_checkpoint,
-                            save_checkpoint)
+from paperzoo.train import DivergenceError, Learner, accuracy, fit, latest_step, load_checkpoint, save_checkpoint
 
 SCRIPT = str(Path(__file__).with_name("train_script.py"))
 
@@ -121,7 +120,7 @@ def test_torchrun_ddp_equals_single_process(tmp_path):
     r = _run([str(single), "--batch", "32"])
     assert r.returncode == 0, r.stderr
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PAPERZOO_PROGRESS": "0"}
-    for attempt in range(3):  # a free port can be taken between probing and binding: retry
+    for _attempt in range(3):  # a free port can be taken between probing and binding: retry
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
                "--master-port", str(_free_port()), SCRIPT, str(ddp), "--batch", "32"]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -9,10 +9,9 @@ from torch import nn
 
 import paperzoo as pz
 from paperzoo.data import TensorSet
-from paperzoo.train import DivergenceError, fit, load_checkpoint, save_checkpoint
 from paperzoo.papers import gradient_noise as gn
-from paperzoo.papers.gradient_noise import (AnnealedGaussianGradientNoise, NoisyOptimizer, deep_mlp, sigma2,
-                                            summarise)
+from paperzoo.papers.gradient_noise import AnnealedGaussianGradientNoise, NoisyOptimizer, deep_mlp, sigma2, summarise
+from paperzoo.train import DivergenceError, fit, load_checkpoint, save_checkpoint
 
 
 def _toy_data(n=256, d=20, k=4, seed=0):

@@ -8,9 +8,18 @@ from torch import nn
 
 import paperzoo as pz
 from paperzoo.nn import collect_features
-from paperzoo.papers.neural_collapse import (MLPWithLinearHead, UFMDeepLinear, deep_linear_nc_metrics,
-                                             fit_sgd_stacked, imbalanced_mse_optimum, model_nc_metrics, nc_metrics,
-                                             solve_x, stacked_loss_and_grads, target_matrix)
+from paperzoo.papers.neural_collapse import (
+    MLPWithLinearHead,
+    UFMDeepLinear,
+    deep_linear_nc_metrics,
+    fit_sgd_stacked,
+    imbalanced_mse_optimum,
+    model_nc_metrics,
+    nc_metrics,
+    solve_x,
+    stacked_loss_and_grads,
+    target_matrix,
+)
 from paperzoo.papers.neural_collapse.reproduce import run as run_protocol
 from paperzoo.papers.neural_collapse.reproduce import tiny_full
 

@@ -7,9 +7,15 @@ import torch
 import torch.nn.functional as F
 
 import paperzoo
-from paperzoo.data import TensorSet
-from paperzoo.papers.noprop import (BackpropBaseline, DenoiseBlockCNN, DenoiseBlockMLP, NoPropDT, NoPropLearner,
-                                    class_prototypes, schedules)
+from paperzoo.papers.noprop import (
+    BackpropBaseline,
+    DenoiseBlockCNN,
+    DenoiseBlockMLP,
+    NoPropDT,
+    NoPropLearner,
+    class_prototypes,
+    schedules,
+)
 from paperzoo.papers.noprop.reproduce import make_blobs, wilson_interval
 from paperzoo.results import NOT_MEASURED, NOT_SHOWN
 from paperzoo.train import load_checkpoint

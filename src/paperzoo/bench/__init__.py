@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..results import atomic_write_text, device_name, git_commit
+from paperzoo.results import atomic_write_text, device_name, git_commit
 
 
 def time_fn(fn: Callable[[], object], *, repeats: int = 20, warmup: int = 3, device: str | torch.device = "cpu") -> dict:
@@ -48,3 +48,19 @@ def write_csv(path: str | Path, rows: Sequence[dict], device: str | torch.device
         w.writerow({**prov, **r})
     atomic_write_text(path, buf.getvalue())
     return Path(path)
+
+
+def find_bench(slug: str) -> Callable[..., Path]:
+    """The ``run(*, against=None, root=None) -> Path`` of paper ``slug``'s ``bench.py``."""
+    import importlib
+
+    from paperzoo.registry import get_paper
+
+    paper = get_paper(slug)
+    try:
+        mod = importlib.import_module(f"{paper.package}.bench")
+    except ModuleNotFoundError as e:
+        if e.name == f"{paper.package}.bench":
+            raise KeyError(f"paper {paper.slug!r} has no benchmark (no bench.py in its package)") from None
+        raise
+    return mod.run

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .idx import read_bytes
-from .paths import DataError
+from paperzoo.data.idx import read_bytes
+from paperzoo.data.paths import DataError
 
 RECORD = 1 + 3 * 32 * 32
 

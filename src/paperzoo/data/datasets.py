@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from .cifar import parse_cifar_pickle, read_cifar_binary
-from .idx import read_bytes, read_idx
-from .paths import DataError, cache_dir, locate, verify_file
-from .sets import Splits, TensorSet
+from paperzoo.data.cifar import parse_cifar_pickle, read_cifar_binary
+from paperzoo.data.idx import read_bytes, read_idx
+from paperzoo.data.paths import DataError, cache_dir, locate, verify_file
+from paperzoo.data.sets import Splits, TensorSet
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -148,7 +148,7 @@ def load_cifar10() -> Splits:
 def load_cifar10_python(root: str | Path | None = None, *, checksums: dict[str, dict[str, str]] | None = None) -> Splits:
     """CIFAR-10 python version (``cifar-10-batches-py/``): each batch is verified, then unpickled
     with a restricted unpickler. ``checksums`` overrides the table (for tests with synthetic files)."""
-    from .paths import data_dir
+    from paperzoo.data.paths import data_dir
 
     root = Path(root) if root is not None else data_dir() / "cifar10" / "cifar-10-batches-py"
     parts = {}
@@ -168,7 +168,7 @@ def load_cifar10_python(root: str | Path | None = None, *, checksums: dict[str, 
 
 
 def _known() -> set[str]:
-    from .paths import checksum_table
+    from paperzoo.data.paths import checksum_table
 
     return set(checksum_table())
 

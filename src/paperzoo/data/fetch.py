@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .datasets import DATASETS
-from .paths import DataError, data_dir, verify_file
+from paperzoo.data.datasets import DATASETS
+from paperzoo.data.paths import DataError, data_dir, verify_file
 
 
 def _download(url: str, dest: Path, timeout: float = 60.0) -> None:

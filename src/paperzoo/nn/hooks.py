@@ -61,3 +61,23 @@ def collect_features(model: nn.Module, inputs: torch.Tensor | Iterable, layers: 
             h.remove()
         model.train(was)
     return {k: torch.cat(v) for k, v in store.items()}
+
+
+def as_xy(data) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Probe data as ``(x, y)``: accepts a ``TensorSet``/``Splits.test``-like object with ``.x``/``.y``,
+    a tuple ``(x, y)``, or a bare input tensor (``y = None``)."""
+    if isinstance(data, torch.Tensor):
+        return data, None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return data[0], data[1]
+    if hasattr(data, "x") and hasattr(data, "y"):
+        return data.x, data.y
+    raise TypeError(f"probe data must be a tensor, an (x, y) pair or a TensorSet, got {type(data).__name__}")
+
+
+def last_linear(model: nn.Module) -> str:
+    """Name of the model's last ``nn.Linear`` (its input is the penultimate feature a probe reads)."""
+    names = [k for k, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer; pass layers=[...] explicitly")
+    return names[-1]

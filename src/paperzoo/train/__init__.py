@@ -1,11 +1,11 @@
 """Training: the backprop loop, the Learner protocol, seeding, devices, checkpoints, DDP."""
-from .checkpoint import latest_step, load_checkpoint, save_checkpoint
-from .context import RunContext
-from .ddp import all_mean, dist_info, init_distributed, unwrap
-from .learner import Learner
-from .log import MetricsLog, Progress, track
-from .loop import DivergenceError, FitResult, accuracy, cross_entropy_loss, fit
-from .seed import choose_device, epoch_generator, seed_everything
+from paperzoo.train.checkpoint import latest_step, load_checkpoint, save_checkpoint
+from paperzoo.train.context import RunContext
+from paperzoo.train.ddp import all_mean, dist_info, init_distributed, unwrap
+from paperzoo.train.learner import Learner
+from paperzoo.train.log import MetricsLog, Progress, track
+from paperzoo.train.loop import DivergenceError, FitResult, accuracy, cross_entropy_loss, fit
+from paperzoo.train.seed import choose_device, epoch_generator, seed_everything
 
 __all__ = [
     "DivergenceError", "FitResult", "Learner", "MetricsLog", "Progress", "RunContext", "accuracy", "all_mean",

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..results import atomic_write_text
+from paperzoo.results import atomic_write_text
 
 _T = "__tensor__"
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from .checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .log import MetricsLog, Progress
-from .loop import DivergenceError
-from .seed import epoch_generator
+from paperzoo.train.checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from paperzoo.train.log import MetricsLog, Progress
+from paperzoo.train.loop import DivergenceError
+from paperzoo.train.seed import epoch_generator
 
 
 class Learner:
@@ -42,9 +42,15 @@ class Learner:
     def steps_per_epoch(self, data: Any) -> int | None:
         return None
 
-    def fit(self, data: Any, *, epochs: int, eval_data: Any = None, run_dir: str | Path | None = None,
+    def fit(self, data: Any, *, epochs: int, eval_data: Any = None, ctx: Any = None, run_dir: str | Path | None = None,
             resume: bool = False, seed: int = 0, progress: bool | None = None, desc: str | None = None) -> list[dict]:
-        """Train for ``epochs`` epochs; return one row per epoch (train metrics + ``evaluate(eval_data)``)."""
+        """Train for ``epochs`` epochs; return one row per epoch (train metrics + ``evaluate(eval_data)``).
+
+        ``ctx`` (a ``RunContext``) supplies ``run_dir`` (its folder), ``resume``, ``seed`` and the
+        progress setting in one argument.
+        """
+        if ctx is not None:
+            run_dir, resume, seed, progress = ctx.out, ctx.resume, ctx.seed, ctx.show_progress
         if resume and run_dir is None:
             raise ValueError("resume=True needs a run_dir")
         log = MetricsLog(Path(run_dir) / "metrics.jsonl" if run_dir else None)

@@ -10,11 +10,11 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..data.sets import TensorSet
-from .checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .ddp import all_mean, dist_info, unwrap
-from .log import MetricsLog, Progress
-from .seed import choose_device, epoch_generator
+from paperzoo.data.sets import TensorSet
+from paperzoo.train.checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from paperzoo.train.ddp import all_mean, dist_info, unwrap
+from paperzoo.train.log import MetricsLog, Progress
+from paperzoo.train.seed import choose_device, epoch_generator
 
 
 class DivergenceError(RuntimeError):
@@ -40,7 +40,7 @@ def _build(obj, *args):
 def fit(model: torch.nn.Module, data: TensorSet, *, epochs: int = 1, batch_size: int = 128,
         loss_fn: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy_loss,
         optimizer: Any = None, scheduler: Any = None, scheduler_per: str = "epoch",
-        eval_fn: Callable[[torch.nn.Module], dict] | None = None, run_dir: str | Path | None = None,
+        eval_fn: Callable[[torch.nn.Module, int], dict] | None = None, ctx: Any = None, run_dir: str | Path | None = None,
         resume: bool = False, ckpt_every: int | None = None, seed: int = 0, device: str | torch.device = "cpu",
         amp: bool = False, clip_grad_norm: float | None = None, drop_last: bool = True,
         progress: bool | None = None, desc: str = "train", log_every: int = 50,
@@ -54,7 +54,13 @@ def fit(model: torch.nn.Module, data: TensorSet, *, epochs: int = 1, batch_size:
     from the latest one, ending bit-identical (on CPU) to an uninterrupted run. Under ``torchrun``
     each rank takes its slice of every global batch of ``batch_size`` and DDP averages gradients,
     which equals single-process training on the same global batch.
+
+    ``ctx`` (a ``RunContext``) supplies ``run_dir`` (its folder), ``resume``, ``seed``, ``device`` and
+    the progress setting in one argument; ``eval_fn(model, epoch)`` runs after each epoch (1-based).
     """
+    if ctx is not None:
+        run_dir, resume, seed = ctx.out, ctx.resume, ctx.seed
+        device, progress = ctx.device, ctx.show_progress
     if epochs < 0 or batch_size <= 0:
         raise ValueError(f"epochs must be >= 0 and batch_size > 0, got {epochs}, {batch_size}")
     if scheduler_per not in ("epoch", "step"):
@@ -137,7 +143,7 @@ def fit(model: torch.nn.Module, data: TensorSet, *, epochs: int = 1, batch_size:
             if eval_fn is not None:
                 unwrap(net).eval()
                 with torch.no_grad():
-                    row.update(eval_fn(unwrap(net)))
+                    row.update(eval_fn(unwrap(net), epoch + 1))
             history.append(row)
             log.write(**row)
             checkpoint(epoch + 1, 0)

@@ -4,12 +4,11 @@ Annealed Gaussian gradient noise ``g_t <- g_t + N(0, eta / (1 + t)^gamma)`` as a
 any torch optimizer (``NoisyOptimizer``), the bare noise source (``AnnealedGaussianGradientNoise``),
 and the paper's 20 x 50 ReLU MLP / MNIST grid experiment (``deep_mlp``, ``grid``).
 """
+from paperzoo.papers.gradient_noise.checks import eta0_identity, noise_statistics, restore_identity
+from paperzoo.papers.gradient_noise.experiment import deep_mlp, format_table, grid, prepare_data, summarise, train_run
+from paperzoo.papers.gradient_noise.noise import AnnealedGaussianGradientNoise, NoisyOptimizer, sigma2
 from paperzoo.registry import Paper
 from paperzoo.results import Band, Claim
-
-from .checks import eta0_identity, noise_statistics, restore_identity
-from .experiment import deep_mlp, format_table, grid, prepare_data, summarise, train_run
-from .noise import AnnealedGaussianGradientNoise, NoisyOptimizer, sigma2
 
 __all__ = ["AnnealedGaussianGradientNoise", "NoisyOptimizer", "PAPER", "deep_mlp", "eta0_identity", "format_table",
            "grid", "noise_statistics", "prepare_data", "restore_identity", "sigma2", "summarise", "train_run"]

@@ -11,9 +11,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from paperzoo.papers.gradient_noise.noise import AnnealedGaussianGradientNoise, NoisyOptimizer
 from paperzoo.train import load_checkpoint, save_checkpoint
-
-from .noise import AnnealedGaussianGradientNoise, NoisyOptimizer
 
 __all__ = ["noise_statistics", "eta0_identity", "restore_identity"]
 

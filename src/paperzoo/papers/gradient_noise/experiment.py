@@ -17,10 +17,9 @@ from torch import nn
 
 from paperzoo.data import Splits, TensorSet
 from paperzoo.nn import MLP
+from paperzoo.papers.gradient_noise.noise import NoisyOptimizer
 from paperzoo.registry import register_model
 from paperzoo.train import accuracy, fit
-
-from .noise import NoisyOptimizer
 
 __all__ = ["deep_mlp", "train_run", "grid", "summarise", "format_table", "prepare_data"]
 

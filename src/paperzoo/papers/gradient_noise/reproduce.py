@@ -13,10 +13,9 @@ from contextlib import contextmanager
 import torch
 
 from paperzoo.data import load_mnist
+from paperzoo.papers.gradient_noise.checks import eta0_identity, noise_statistics, restore_identity
+from paperzoo.papers.gradient_noise.experiment import format_table, grid, prepare_data
 from paperzoo.train import RunContext
-
-from .checks import eta0_identity, noise_statistics, restore_identity
-from .experiment import format_table, grid, prepare_data
 
 POOR = "normal"  # the paper's poor init: N(0, 0.1^2) weights, zero biases (card)
 

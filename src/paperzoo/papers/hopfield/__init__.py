@@ -5,16 +5,28 @@
 >>> layer = hopfield.HopfieldAttention(d_in=64, num_heads=4)  # = attention after one update
 >>> pooled = hopfield.HopfieldPooling(d_in=64, quantity=2)(bags)   # (B, N, 64) -> (B, 2 * 64)
 """
+from paperzoo.papers.hopfield import data, probes
+from paperzoo.papers.hopfield.data import bit_pattern_set, load_mil_csv, mnist_bags
+from paperzoo.papers.hopfield.layers import HopfieldAttention, HopfieldLookup, HopfieldPooling, hopfield_core
+from paperzoo.papers.hopfield.models import (
+    AttentionPool,
+    HopfieldLookupMIL,
+    HopfieldMIL,
+    HopfieldPoolingMIL,
+    MeanPoolMIL,
+    MnistBagsMIL,
+)
+from paperzoo.papers.hopfield.probes import fixed_point_type
+from paperzoo.papers.hopfield.retrieval import (
+    association,
+    classical_retrieve,
+    energy,
+    hebbian_weights,
+    separation,
+    update,
+)
 from paperzoo.registry import Paper
 from paperzoo.results import Band, Claim
-
-from . import data, probes
-from .data import bit_pattern_set, load_mil_csv, mnist_bags
-from .layers import HopfieldAttention, HopfieldLookup, HopfieldPooling, hopfield_core
-from .models import (AttentionPool, HopfieldLookupMIL, HopfieldMIL, HopfieldPoolingMIL, MeanPoolMIL,
-                     MnistBagsMIL)
-from .probes import fixed_point_type
-from .retrieval import association, classical_retrieve, energy, hebbian_weights, separation, update
 
 __all__ = ["AttentionPool", "HopfieldAttention", "HopfieldLookup", "HopfieldLookupMIL", "HopfieldMIL",
            "HopfieldPooling", "HopfieldPoolingMIL", "MeanPoolMIL", "MnistBagsMIL", "PAPER", "association",

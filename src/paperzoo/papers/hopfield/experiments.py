@@ -13,13 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperzoo.data import TensorSet
+from paperzoo.papers.hopfield.data import MILBags, mask_lower_half, sign_patterns, stratified_folds
+from paperzoo.papers.hopfield.layers import HopfieldAttention
+from paperzoo.papers.hopfield.models import HopfieldPoolingMIL
+from paperzoo.papers.hopfield.probes import fixed_point_type
+from paperzoo.papers.hopfield.retrieval import classical_retrieve, energy, hebbian_weights, update
 from paperzoo.train import fit
-
-from .data import MILBags, mask_lower_half, sign_patterns, stratified_folds
-from .layers import HopfieldAttention
-from .models import HopfieldPoolingMIL
-from .probes import fixed_point_type
-from .retrieval import classical_retrieve, energy, hebbian_weights, update
 
 
 # ---------------------------------------------------------------- theorem-level checks

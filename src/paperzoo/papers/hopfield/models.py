@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from paperzoo.papers.hopfield.layers import HopfieldAttention, HopfieldLookup, HopfieldPooling
 from paperzoo.registry import register_model
-
-from .layers import HopfieldAttention, HopfieldLookup, HopfieldPooling
 
 
 @register_model("hopfield_mil", paper="hopfield", tasks=("mil",))

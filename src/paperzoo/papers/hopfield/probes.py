@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from paperzoo.papers.hopfield.retrieval import Beta, check_patterns
 from paperzoo.registry import register_probe
-
-from .retrieval import Beta, check_patterns
 
 
 def fixed_point_type_name(k: int, n: int) -> str:

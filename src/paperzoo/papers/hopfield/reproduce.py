@@ -18,11 +18,16 @@ from dataclasses import dataclass, replace
 import torch
 
 from paperzoo.data import TensorSet
+from paperzoo.papers.hopfield import experiments as ex
+from paperzoo.papers.hopfield.data import bit_pattern_set, load_mil_csv, mnist_bags, mnist_sign_patterns, sign_patterns
+from paperzoo.papers.hopfield.models import (
+    HopfieldLookupMIL,
+    HopfieldMIL,
+    HopfieldPoolingMIL,
+    MeanPoolMIL,
+    MnistBagsMIL,
+)
 from paperzoo.train import RunContext
-
-from . import experiments as ex
-from .data import bit_pattern_set, load_mil_csv, mnist_bags, mnist_sign_patterns, sign_patterns
-from .models import HopfieldLookupMIL, HopfieldMIL, HopfieldPoolingMIL, MeanPoolMIL, MnistBagsMIL
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,19 @@
 >>> ufm = UFMDeepLinear([200, 100, 50, 50], d=32, depth=2); ufm.fit_lbfgs()
 >>> ufm.metrics(target="imbalanced")            # NC1, NC2_W, NC2_H, NC3 per linear layer, ~1e-7
 """
-from ...registry import Paper
-from ...results import Band, Claim
-from .closed_form import ImbalancedOptimum, imbalanced_mse_optimum, solve_x
-from .metrics import TARGETS, deep_linear_nc_metrics, model_nc_metrics, nc1, nc_metrics, target_matrix
-from .models import MLPWithLinearHead
-from .ufm import UFMDeepLinear, fit_sgd_stacked, stacked_loss_and_grads
+from paperzoo.papers.neural_collapse.closed_form import ImbalancedOptimum, imbalanced_mse_optimum, solve_x
+from paperzoo.papers.neural_collapse.metrics import (
+           TARGETS,
+           deep_linear_nc_metrics,
+           model_nc_metrics,
+           nc1,
+           nc_metrics,
+           target_matrix,
+)
+from paperzoo.papers.neural_collapse.models import MLPWithLinearHead
+from paperzoo.papers.neural_collapse.ufm import UFMDeepLinear, fit_sgd_stacked, stacked_loss_and_grads
+from paperzoo.registry import Paper
+from paperzoo.results import Band, Claim
 
 __all__ = ["PAPER", "TARGETS", "ImbalancedOptimum", "MLPWithLinearHead", "UFMDeepLinear", "deep_linear_nc_metrics",
            "fit_sgd_stacked", "imbalanced_mse_optimum", "model_nc_metrics", "nc1", "nc_metrics", "solve_x",

@@ -8,13 +8,13 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ...data import TensorSet
-from ...nn import collect_features
-from ...train import accuracy, fit, seed_everything
-from .closed_form import imbalanced_mse_optimum
-from .metrics import deep_linear_nc_metrics
-from .models import MLPWithLinearHead
-from .ufm import UFMDeepLinear, fit_sgd_stacked
+from paperzoo.data import TensorSet
+from paperzoo.nn import collect_features
+from paperzoo.papers.neural_collapse.closed_form import imbalanced_mse_optimum
+from paperzoo.papers.neural_collapse.metrics import deep_linear_nc_metrics
+from paperzoo.papers.neural_collapse.models import MLPWithLinearHead
+from paperzoo.papers.neural_collapse.ufm import UFMDeepLinear, fit_sgd_stacked
+from paperzoo.train import accuracy, fit, seed_everything
 
 KEYS = ("NC1", "NC2_W", "NC2_H", "NC3")
 VARIANTS = {  # name -> (balanced?, last-layer bias?, target the theory predicts)

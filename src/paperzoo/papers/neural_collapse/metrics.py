@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...nn import collect_features
-from ...registry import register_probe
-from .closed_form import ImbalancedOptimum
+from paperzoo.nn import collect_features
+from paperzoo.papers.neural_collapse.closed_form import ImbalancedOptimum
+from paperzoo.registry import register_probe
 
 __all__ = ["TARGETS", "deep_linear_nc_metrics", "model_nc_metrics", "nc1", "nc_metrics", "target_matrix"]
 

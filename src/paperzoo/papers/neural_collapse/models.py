@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from ...registry import register_model
+from paperzoo.registry import register_model
 
 __all__ = ["MLPWithLinearHead"]
 

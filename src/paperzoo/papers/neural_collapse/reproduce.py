@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ...data import TensorSet
-from ...train import RunContext
-from .experiments import balanced_subset, network_run, synthetic_suite
+from paperzoo.data import TensorSet
+from paperzoo.papers.neural_collapse.experiments import balanced_subset, network_run, synthetic_suite
+from paperzoo.train import RunContext
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)  # official datasets.py (card)
@@ -70,12 +70,12 @@ def tiny_full() -> Config:
 
 def _data(cfg: Config):
     if cfg.dataset == "mnist":
-        from ...data import load_mnist
+        from paperzoo.data import load_mnist
 
         sp = load_mnist()
         norm = lambda x: (x - MNIST_MEAN) / MNIST_STD  # noqa: E731
     elif cfg.dataset == "cifar10":
-        from ...data import load_cifar10
+        from paperzoo.data import load_cifar10
 
         sp = load_cifar10()
         m, s = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
@@ -215,7 +215,7 @@ def _plot(ctx: RunContext, syn: dict, net: dict) -> None:
 
 def results_markdown(record) -> str:
     """The README's result tables, printed from a recorded result (a path or a ``Result``)."""
-    from ...results import Result
+    from paperzoo.results import Result
 
     r = record if isinstance(record, Result) else Result.load(record)
     m, det = r.metrics, r.details

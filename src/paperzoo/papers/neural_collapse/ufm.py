@@ -8,8 +8,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .closed_form import ImbalancedOptimum, imbalanced_mse_optimum
-from .metrics import deep_linear_nc_metrics
+from paperzoo.papers.neural_collapse.closed_form import ImbalancedOptimum, imbalanced_mse_optimum
+from paperzoo.papers.neural_collapse.metrics import deep_linear_nc_metrics
 
 __all__ = ["UFMDeepLinear", "fit_sgd_stacked", "stacked_loss_and_grads"]
 

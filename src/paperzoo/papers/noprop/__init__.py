@@ -5,13 +5,12 @@ embedding (Eq. 8); training needs no forward or backward pass through the stack 
 >>> model = NoPropDT(lambda: DenoiseBlockCNN(1, 10, 10), T=10, n_classes=10)
 >>> model.block_loss(3, x, y).backward()      # touches block 3, the classifier and W_embed only
 """
+from paperzoo.papers.noprop import schedules
+from paperzoo.papers.noprop.blocks import DenoiseBlockCNN, DenoiseBlockMLP, FuseHead, LabelPath
+from paperzoo.papers.noprop.learner import NoPropLearner, chain_accuracy, chain_metrics, train_backprop_baseline
+from paperzoo.papers.noprop.model import EMBEDDINGS, BackpropBaseline, DiffusionChain, NoPropDT, class_prototypes
 from paperzoo.registry import Paper
 from paperzoo.results import Band, Claim
-
-from . import schedules
-from .blocks import DenoiseBlockCNN, DenoiseBlockMLP, FuseHead, LabelPath
-from .learner import NoPropLearner, chain_accuracy, chain_metrics, train_backprop_baseline
-from .model import EMBEDDINGS, BackpropBaseline, DiffusionChain, NoPropDT, class_prototypes
 
 __all__ = ["BackpropBaseline", "DenoiseBlockCNN", "DenoiseBlockMLP", "DiffusionChain", "EMBEDDINGS", "FuseHead",
            "LabelPath", "NoPropDT", "NoPropLearner", "PAPER", "chain_accuracy", "chain_metrics", "class_prototypes",

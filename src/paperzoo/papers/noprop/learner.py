@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from paperzoo.data import TensorSet
+from paperzoo.papers.noprop.model import BackpropBaseline, DiffusionChain, NoPropDT
 from paperzoo.train import Learner, fit
 from paperzoo.train.log import Progress
-
-from .model import BackpropBaseline, DiffusionChain, NoPropDT
 
 ORDERS = ("blockwise", "fused")
 

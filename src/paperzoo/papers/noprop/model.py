@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .schedules import cosine_alpha_bar, dt_coefficients, snr
+from paperzoo.papers.noprop.schedules import cosine_alpha_bar, dt_coefficients, snr
 
 EMBEDDINGS = ("onehot", "learned", "prototype")
 
@@ -180,7 +180,7 @@ class NoPropDT(DiffusionChain):
         ``Learner.fit`` (eval_data, run_dir, resume, seed, progress). A new optimizer is made per call;
         to resume a run keep the learner and use ``run_dir`` / ``resume=True``.
         """
-        from .learner import NoPropLearner
+        from paperzoo.papers.noprop.learner import NoPropLearner
 
         lkeys = {"batch_size", "lr", "weight_decay", "order", "eval_seeds", "eval_deterministic", "eval_batch_size"}
         learner = NoPropLearner(self, optimizer=opt, **{k: v for k, v in kwargs.items() if k in lkeys})

@@ -17,12 +17,11 @@ import time
 import torch
 
 from paperzoo.data import TensorSet, load_cifar10, load_mnist
+from paperzoo.papers.noprop.blocks import DenoiseBlockCNN, DenoiseBlockMLP
+from paperzoo.papers.noprop.learner import NoPropLearner, chain_metrics, train_backprop_baseline
+from paperzoo.papers.noprop.model import BackpropBaseline, NoPropDT
+from paperzoo.papers.noprop.schedules import cosine_alpha_bar, oracle_chain_deviation
 from paperzoo.train import RunContext
-
-from .blocks import DenoiseBlockCNN, DenoiseBlockMLP
-from .learner import NoPropLearner, chain_metrics, train_backprop_baseline
-from .model import BackpropBaseline, NoPropDT
-from .schedules import cosine_alpha_bar, oracle_chain_deviation
 
 SEEDS = (0, 1, 2)  # sampling seeds of the stochastic inference chain
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # card: inputs standardised
