@@ -137,6 +137,31 @@ def _cmd_probes(a) -> int:
     return 0
 
 
+def _cmd_arena(a) -> int:
+    import dataclasses
+
+    from paperzoo.api import project_root, runs_root
+    from paperzoo.arena import Recipe, run_arena, write_arena
+
+    recipe = dataclasses.replace(Recipe(), **{k: v for k, v in (("epochs", a.epochs), ("n_train", a.n_train),
+                                                               ("n_test", a.n_test)) if v is not None})
+    rows = run_arena(a.task, a.params, seeds=a.seeds, recipe=recipe, models=a.models,
+                     out=Path(a.out) if a.out else runs_root() / "arena", resume=a.resume,
+                     progress=False if a.no_progress else None)
+    t = Table(title=f"arena: {a.task} at {a.params:,} parameters (+-10%), {a.seeds} seed(s)")
+    for col in ("model", "paper", "params", "acc % (mean +- std)", "train s", "samples/s", "status"):
+        t.add_column(col)
+    for r in sorted(rows, key=lambda r: -(r["acc_mean"] or -1) if r["status"] == "ok" else 1e9):
+        acc = f"{r['acc_mean']:.2f} +- {r['acc_std']:.2f}" if r["status"] == "ok" else "-"
+        t.add_row(r["model"], r["paper"], f"{r['params']:,}" if r["params"] != "" else "-", acc,
+                  str(r["train_seconds"]), str(r["samples_per_s"]), r["status"] if r["status"] == "ok" else r["reason"])
+    console.print(t)
+    if a.record:
+        csv_path, png = write_arena(rows, project_root())
+        console.print(f"wrote {csv_path}" + (f" and {png}" if png else ""))
+    return 0
+
+
 def _cmd_bench(a) -> int:
     from paperzoo.bench import find_bench
 
@@ -228,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_models)
     s = sub.add_parser("probes", help="registered probes that run on any model")
     s.set_defaults(fn=_cmd_probes)
+    s = sub.add_parser("arena", help="every classifier of a task at one parameter budget, one recipe")
+    s.add_argument("task", help="mnist | fashion-mnist | cifar10")
+    s.add_argument("--params", type=int, required=True, help="the parameter budget (each model within +-10%%)")
+    s.add_argument("--seeds", type=int, default=1)
+    s.add_argument("--epochs", type=int, default=None)
+    s.add_argument("--n-train", type=int, default=None, help="train on the first N images (default: all)")
+    s.add_argument("--n-test", type=int, default=None)
+    s.add_argument("--models", nargs="*", default=None, help="only these registered models")
+    s.add_argument("--out", default=None, help="run folder (default runs/arena)")
+    s.add_argument("--resume", action="store_true", help="reuse finished models/seeds in --out")
+    s.add_argument("--record", action="store_true", help="write results/arena/<task>-<N>.csv and .png")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=_cmd_arena)
     s = sub.add_parser("bench", help="a paper's side-by-side benchmark (its bench.py), CSV under results/bench/")
     s.add_argument("name", help="paper slug")
     s.add_argument("--against", default=None, help="the library to compare with (the paper's bench names it)")
