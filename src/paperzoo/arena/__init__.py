@@ -3,7 +3,8 @@
 ``paperzoo arena fashion-mnist --params 100000 --seeds 2`` finds the task's models through the
 registry (their task tags), builds each at the budget with the kernel's ``at_budget`` (its declared
 knob, +-10%), trains it with the shared ``Recipe`` through the kernel's ``fit`` (resumable per model
-and seed), and writes ``results/arena/<task>-<N>.csv`` (accuracy mean +- std over seeds, parameters,
+and seed; each trained model is saved as ``<out>/<task>-<N>/<model>-seed<s>/model``, which
+``paperzoo probe`` accepts), and writes ``results/arena/<task>-<N>.csv`` (accuracy mean +- std over seeds, parameters,
 train seconds, inference samples/s, the recipe, provenance) and a PNG of accuracy vs parameters. A
 model that cannot reach the budget is listed with the reason, not dropped.
 """
@@ -21,7 +22,8 @@ from typing import Any, Callable
 import torch
 
 from paperzoo.bench import write_csv
-from paperzoo.nn.budget import BudgetError, at_budget, count_params
+from paperzoo.model_io import save_model
+from paperzoo.nn.budget import BudgetError, budget_kwargs, count_params
 from paperzoo.registry import ModelEntry, list_models
 from paperzoo.stats import wilson_interval
 from paperzoo.tasks import get_task
@@ -60,10 +62,11 @@ def _sized_kwargs(factory: Callable, task) -> dict[str, Any]:
     return kw
 
 
-def build_at_budget(entry: ModelEntry, task, n_params: int) -> torch.nn.Module:
+def build_at_budget(entry: ModelEntry, task, n_params: int) -> tuple[dict[str, Any], torch.nn.Module]:
+    """(constructor keywords, model) for ``entry`` at ``n_params`` with the task's sizes."""
     if entry.knob is None:
         raise BudgetError(f"{entry.name} declares no budget knob")
-    return at_budget(entry.factory, n_params, knob=entry.knob, **_sized_kwargs(entry.factory, task))
+    return budget_kwargs(entry.factory, n_params, knob=entry.knob, **_sized_kwargs(entry.factory, task))
 
 
 @torch.no_grad()
@@ -88,8 +91,8 @@ def _load(task, recipe: Recipe):
         train = train.subset(recipe.n_train)
     if recipe.n_test:
         test = test.subset(recipe.n_test)
-    mean, std = train.x.mean(), train.x.std()
-    return train.map(lambda x: (x - mean) / std), test.map(lambda x: (x - mean) / std), splits.note
+    mean, std = float(train.x.mean()), float(train.x.std())
+    return train.map(lambda x: (x - mean) / std), test.map(lambda x: (x - mean) / std), splits.note, (mean, std)
 
 
 def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe = Recipe(), models: list[str] | None = None,
@@ -106,7 +109,7 @@ def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe =
             raise KeyError(f"not registered for task {task_name!r}: {missing}")
     if not entries:
         raise ValueError(f"no model is registered for task {task_name!r}")
-    train, test, note = data if data is not None else _load(task, recipe)
+    train, test, note, norm = data if data is not None else _load(task, recipe)
     root = RunContext("arena", seed=0, out=Path(out) / f"{task_name}-{n_params}", resume=resume, show_progress=progress)
     rows = []
     for entry in entries:
@@ -114,7 +117,7 @@ def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe =
                "params": "", "seeds": seeds, "acc_mean": "", "acc_std": "", "acc_ci95": "", "train_seconds": "",
                "samples_per_s": "", "status": "ok", "reason": "", "note": ""}
         try:
-            probe = build_at_budget(entry, task, n_params)
+            _, probe = build_at_budget(entry, task, n_params)
         except (BudgetError, TypeError, ValueError) as e:
             rows.append({**row, "status": "skipped", "reason": str(e)})
             continue
@@ -124,15 +127,17 @@ def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe =
 
             def train_one(sub=sub, s=s):
                 torch.manual_seed(sub.seed)
-                model = build_at_budget(entry, task, n_params)
+                kwargs, model = build_at_budget(entry, task, n_params)
                 t0 = time.perf_counter()
                 steps = recipe.epochs * (len(train) // recipe.batch_size)
                 fit(model, train, epochs=recipe.epochs, batch_size=recipe.batch_size, ctx=sub, desc=f"{entry.name} s{s}",
                     optimizer=lambda p: torch.optim.AdamW(p, lr=recipe.lr, weight_decay=recipe.weight_decay),
                     scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, max(steps, 1)),
                     scheduler_per="step", clip_grad_norm=recipe.clip_grad_norm, log_every=0)
-                return {"acc": accuracy(model, test), "seconds": time.perf_counter() - t0,
-                        "samples_per_s": samples_per_second(model, test.x)}
+                secs = time.perf_counter() - t0
+                save_model(sub.out / "model", model, name=entry.name, kwargs=kwargs, input_norm=norm,
+                           extra={"task": task_name, "budget": n_params, "recipe": asdict(recipe)})
+                return {"acc": accuracy(model, test), "seconds": secs, "samples_per_s": samples_per_second(model, test.x)}
 
             with root.threads(recipe.threads):
                 r = sub.cached("result", train_one)

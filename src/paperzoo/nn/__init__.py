@@ -1,6 +1,6 @@
 """Generic blocks used by two or more papers, feature hooks, and the parameter-budget search."""
 from paperzoo.nn.blocks import MLP
-from paperzoo.nn.budget import BudgetError, at_budget, count_params
+from paperzoo.nn.budget import BudgetError, at_budget, budget_kwargs, count_params
 from paperzoo.nn.hooks import as_xy, collect_features, last_linear
 
-__all__ = ["MLP", "BudgetError", "as_xy", "at_budget", "collect_features", "count_params", "last_linear"]
+__all__ = ["MLP", "BudgetError", "as_xy", "at_budget", "budget_kwargs", "collect_features", "count_params", "last_linear"]

@@ -17,6 +17,13 @@ def count_params(model: nn.Module, *, trainable: bool = True) -> int:
 
 def at_budget(factory: Callable[..., nn.Module], n_params: int, *, knob: str = "width", tol: float = 0.10,
               lo: int = 1, hi: int = 1 << 20, trainable: bool = True, **kwargs: Any) -> nn.Module:
+    """``factory(**kwargs, knob=k)`` at the budget; see ``budget_kwargs`` (which returns the keywords)."""
+    return budget_kwargs(factory, n_params, knob=knob, tol=tol, lo=lo, hi=hi, trainable=trainable, **kwargs)[1]
+
+
+def budget_kwargs(factory: Callable[..., nn.Module], n_params: int, *, knob: str = "width", tol: float = 0.10,
+                  lo: int = 1, hi: int = 1 << 20, trainable: bool = True,
+                  **kwargs: Any) -> tuple[dict[str, Any], nn.Module]:
     """``factory(**kwargs, knob=k)`` with the integer ``k`` whose parameter count is closest to
     ``n_params``; raises ``BudgetError`` (with the nearest counts) when that is off by more than ``tol``.
 
@@ -51,4 +58,4 @@ def at_budget(factory: Callable[..., nn.Module], n_params: int, *, knob: str = "
         tried = ", ".join(f"{knob}={k}: {c:,}" for k, (c, _) in sorted(cache.items()))
         raise BudgetError(f"{getattr(factory, '__name__', factory)}: no {knob} gives {n_params:,} +- "
                           f"{tol:.0%} parameters (tried {tried})")
-    return model
+    return {**kwargs, knob: best}, model
