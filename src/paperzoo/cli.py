@@ -162,6 +162,22 @@ def _cmd_arena(a) -> int:
     return 0
 
 
+def _cmd_probe(a) -> int:
+    from paperzoo.api import runs_root
+    from paperzoo.probe import run_probe
+
+    rec = run_probe(a.name, a.model, a.data, other=a.other, layers=a.layers, n=a.n,
+                    out=Path(a.out) if a.out else runs_root() / "probes")
+    t = Table(title=f"probe {a.name} on {a.model}" + (f" vs {a.other}" if a.other else "") + f" ({a.data}, n={rec['n']})")
+    t.add_column("metric")
+    t.add_column("value")
+    for k, v in rec["metrics"].items():
+        t.add_row(k, f"{v:.5g}")
+    console.print(t)
+    console.print(f"wrote {rec['json']}" + (f" and {rec['png']}" if rec.get("png") else ""))
+    return 0
+
+
 def _cmd_bench(a) -> int:
     from paperzoo.bench import find_bench
 
@@ -266,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--record", action="store_true", help="write results/arena/<task>-<N>.csv and .png")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=_cmd_arena)
+    s = sub.add_parser("probe", help="a registered probe on any model or saved checkpoint")
+    s.add_argument("name", help="probe name (paperzoo probes lists them)")
+    s.add_argument("--model", required=True, help="registered model name (fresh init) or saved-model folder")
+    s.add_argument("--other", default=None, help="second model for probes that compare two")
+    s.add_argument("--data", required=True, help="data set whose test split is probed (mnist, fashion-mnist, cifar10)")
+    s.add_argument("--layers", nargs="*", default=None, help="module names to read (default: the probe's choice)")
+    s.add_argument("--n", type=int, default=2000, help="number of test images")
+    s.add_argument("--out", default=None, help="folder for the JSON and PNG (default runs/probes)")
+    s.set_defaults(fn=_cmd_probe)
     s = sub.add_parser("bench", help="a paper's side-by-side benchmark (its bench.py), CSV under results/bench/")
     s.add_argument("name", help="paper slug")
     s.add_argument("--against", default=None, help="the library to compare with (the paper's bench names it)")
