@@ -19,7 +19,9 @@ cp -r "$ROOT/src" "$ROOT/tests" "$WORK/"
 PATHS=""; for f in "$@"; do PATHS="$PATHS    $SRC/$f"$'\n'; done
 cat > "$WORK/setup.cfg" <<CFG
 [mutmut]
-paths_to_mutate =
+source_paths =
+    src
+only_mutate =
 $PATHS
 pytest_add_cli_args_test_selection =
     $TEST
@@ -33,6 +35,7 @@ pytest_add_cli_args =
 CFG
 printf '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nmarkers = ["slow: slow"]\n' > "$WORK/pyproject.toml"
 cd "$WORK"
+mkdir -p "$WORK/mutants/src"  # must exist before Python starts, or the editable install wins
 export PYTHONPATH="$WORK/mutants/src:${PYTHONPATH:-}" PAPERZOO_PROGRESS=0
 "$ROOT/.venv/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" > "$WORK/run.log" 2>&1 || { tail -30 "$WORK/run.log"; exit 1; }
 "$ROOT/.venv/bin/mutmut" results --all true > "$WORK/results.txt" 2>&1 || true
