@@ -65,3 +65,55 @@ def test_show_prints_claims_and_deviations(capsys):
     assert main(["show", "noprop"]) == 0
     out = capsys.readouterr().out
     assert "gap_vs_backprop" in out and "Deviations from the paper" in out and "1. **Noise schedule.**" in out
+
+
+@pytest.fixture
+def fake_paper():
+    from paperzoo.registry import _REG, _discover, register_paper
+    from tests.kernel.fakepaper import PAPER
+
+    _discover()
+    register_paper(PAPER, module="tests.kernel.fakepaper")
+    yield PAPER
+    _REG.papers.pop(PAPER.slug, None)
+    _REG.modules.pop(PAPER.slug, None)
+
+
+def test_overrides_are_stored_and_resume_checks_them(fake_paper, tmp_path):
+    r = reproduce("fake-paper", "cpu", overrides={"steps": "3"}, out=tmp_path / "r", progress=False)
+    assert r.config["steps"] == 3 and r.metrics["steps_run"] == 3 and "means" in r.curves
+    assert any("overrides" in n for n in r.notes) and r.protocol in repr(r)
+    with pytest.raises(ValueError, match="holds a run of"):
+        reproduce("fake-paper", "cpu", overrides={"steps": 4}, out=tmp_path / "r", resume=True)
+    again = reproduce("fake-paper", "cpu", overrides={"steps": 3}, out=tmp_path / "r", resume=True)
+    assert again.metrics == r.metrics
+    with pytest.raises(KeyError, match="did you mean 'steps'"):
+        reproduce("fake-paper", "cpu", overrides={"step": 3}, out=tmp_path / "x")
+
+
+def test_cli_set_and_not_measured_exit_code(fake_paper, tmp_path, capsys):
+    assert main(["reproduce", "fake-paper", "--protocol", "cpu", "--set", "steps=2", "--out", str(tmp_path / "a"),
+                 "--no-progress"]) == 0
+    assert main(["reproduce", "fake-paper", "--protocol", "cpu", "--set", "steps=1", "--out", str(tmp_path / "b"),
+                 "--no-progress", "--strict"]) == 1  # steps_run 1 < band: not shown, strict fails
+    assert main(["reproduce", "fake-paper", "--protocol", "full", "--out", str(tmp_path / "c"), "--no-progress"]) == 1
+    assert "not measured by this run: missing" in capsys.readouterr().out
+    assert main(["show", "fake-paper"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny mean of uniforms" in out and "steps=2" in out
+
+
+def test_models_probes_and_bench_commands(capsys):
+    assert main(["models", "--task", "mnist"]) == 0
+    assert main(["probes"]) == 0
+    assert main(["models", "--task", "mnsit"]) == 2
+    assert "did you mean 'mnist'" in capsys.readouterr().out
+    assert main(["bench", "nopaper"]) == 2
+
+
+def test_installed_package_runs_go_to_the_user_cache(monkeypatch, tmp_path):
+    from paperzoo import api
+
+    monkeypatch.setattr(api, "checkout_root", lambda: None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert api.runs_root() == tmp_path / "paperzoo" / "runs"
