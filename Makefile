@@ -35,6 +35,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests benchmarks tools
 
 mutate: install-dev  ## mutation testing of one paper: make mutate PKG=hopfield [FILES="retrieval.py"]
+	$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install -q -e ".[dev,mutate]"
 	tools/mutate.sh $(PKG) $(FILES)
 
 test-all: install-dev  ## everything, slow checks included
