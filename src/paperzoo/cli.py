@@ -190,9 +190,21 @@ def _cmd_bench(a) -> int:
 
 def _cmd_report(a) -> int:
     from paperzoo.api import project_root
-    from paperzoo.report import write_report
+    from paperzoo.report import build_site, serve, stale_records, write_report
 
-    for p in write_report(Path(a.root) if a.root else project_root()):
+    root = Path(a.root) if a.root else project_root()
+    results = Path(a.results) if a.results else root / "results"
+    if a.serve and not a.html:
+        a.html = str(root / "site")
+    if a.html:  # the site only: README files and docs/ are left alone
+        pages = build_site(a.html, results, repo_url=a.repo_url)
+        console.print(f"wrote {len(pages)} pages under {a.html} (open {Path(a.html) / 'index.html'})")
+        if a.serve:
+            serve(a.html, a.port)
+        return 0
+    for j in stale_records(results):
+        console.print(f"stale record {j.file}: " + "; ".join(j.stale), markup=False, highlight=False)
+    for p in write_report(root, rejudge=a.rejudge):
         console.print(f"wrote {p}")
     return 0
 
@@ -295,8 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", help="paper slug")
     s.add_argument("--against", default=None, help="the library to compare with (the paper's bench names it)")
     s.set_defaults(fn=_cmd_bench)
-    s = sub.add_parser("report", help="regenerate the results tables from results/")
-    s.add_argument("--root", default=None)
+    s = sub.add_parser("report", help="regenerate README results blocks, docs/results.md and plots; --html: a static site")
+    s.add_argument("--root", default=None, help="the checkout to write into (default: this one)")
+    s.add_argument("--results", default=None, help="records folder (default ROOT/results)")
+    s.add_argument("--rejudge", action="store_true", help="rewrite stale stored verdicts under the current bands")
+    s.add_argument("--html", default=None, metavar="DIR", help="build the static site into DIR instead (e.g. site/)")
+    s.add_argument("--serve", action="store_true", help="build the site (default ROOT/site) and serve it locally")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--repo-url", default=None, help="link paper pages to the code at this repository URL")
     s.set_defaults(fn=_cmd_report)
     s = sub.add_parser("data", help="data sets: list | verify | path | fetch NAME")
     s.add_argument("action", choices=("list", "verify", "path", "fetch"))
