@@ -2,22 +2,22 @@
 
 One Hopfield update with beta = 1/sqrt(d_k) is attention (Ramsauer et al. 2021, Sec. 3), so the two
 modules get identical weights, their outputs are matched, and their forward (and forward+backward)
-times compared. Writes results/bench/hopfield_attention-<device>.csv.
+times compared. Writes results/bench/hopfield_attention-cpu.csv.
 
-    python benchmarks/hopfield_attention.py [--device cpu|cuda] [--repeats 5] [--rounds 5]
+    paperzoo bench hopfield                  # against torch.nn.MultiheadAttention (always available)
+    paperzoo bench hopfield --against hflayers   # the official package, where it is installed (not on PyPI)
 """
 from __future__ import annotations
 
-import argparse
 import statistics
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from paperzoo.api import project_root
 from paperzoo.bench import bench_csv_path, time_fn, write_csv
-from paperzoo.papers.hopfield import HopfieldAttention
 from paperzoo.papers.hopfield.experiments import copy_mha_weights
+from paperzoo.papers.hopfield.layers import HopfieldAttention
 
 CONFIGS = [  # (batch, sequence length, d_model, heads): self-association, S = N
     (32, 16, 64, 1),
@@ -70,18 +70,15 @@ def bench(device: str = "cpu", repeats: int = 5, rounds: int = 5) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=5)
-    args = ap.parse_args()
-    rows = bench(args.device, args.repeats, args.rounds)
-    path = write_csv(bench_csv_path(project_root(), "hopfield_attention", args.device), rows, device=args.device)
-    for r in rows:
-        print(r)
-    print(f"wrote {path}")
+def run(*, against: str | None = None, root: str | Path | None = None, repeats: int = 5, rounds: int = 5) -> Path:
+    """Time and output-match against ``against`` ("torch", the default; "hflayers" is not on PyPI and has no
+    side-by-side here) on the CPU; write ``<root>/results/bench/hopfield_attention-cpu.csv``."""
+    if against not in (None, "torch"):
+        raise ValueError(f"hopfield bench: against={against!r} is not supported; the anchor is 'torch' "
+                         "(nn.MultiheadAttention). The official hflayers is not on PyPI, so no side-by-side with it here")
+    if root is None:
+        from paperzoo.api import project_root
 
-
-if __name__ == "__main__":
-    main()
+        root = project_root()
+    rows = bench("cpu", repeats, rounds)
+    return write_csv(bench_csv_path(root, "hopfield_attention", "cpu"), rows, device="cpu")

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from paperzoo.data import TensorSet
-
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # the Normalize() of Ilse et al.'s MnistBags loader
+from paperzoo.data.synthetic import MNIST_MEAN, MNIST_STD  # also the Normalize() of Ilse et al.'s MnistBags loader
 
 
 def _pos_int(name: str, v) -> int:

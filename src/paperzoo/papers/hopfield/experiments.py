@@ -16,9 +16,9 @@ from paperzoo.data import TensorSet
 from paperzoo.papers.hopfield.data import MILBags, mask_lower_half, sign_patterns, stratified_folds
 from paperzoo.papers.hopfield.layers import HopfieldAttention
 from paperzoo.papers.hopfield.models import HopfieldPoolingMIL
-from paperzoo.papers.hopfield.probes import fixed_point_type
-from paperzoo.papers.hopfield.retrieval import classical_retrieve, energy, hebbian_weights, update
-from paperzoo.train import fit
+from paperzoo.papers.hopfield.retrieval import classical_retrieve, energy, fixed_point_type, hebbian_weights, update
+from paperzoo.stats import roc_auc
+from paperzoo.train import RunContext, fit
 
 
 # ---------------------------------------------------------------- theorem-level checks
@@ -61,7 +61,7 @@ def one_step_retrieval(seed: int = 0, n: int = 1000, d: int = 64, beta: float = 
     glob = update(q, X, 0.01)
     rel = (glob - mean).norm(dim=-1) / mean.norm()
     return {"frac": float(ok.double().mean()), "min_cos": float(own.min()), "median_cos": float(own.median()),
-            "small_beta_max_rel": float(rel.max()), "small_beta_mean_rel": float(rel.mean())}
+            "small_beta_max_rel": float(rel.max())}
 
 
 def mha_parity(seed: int = 0, heads: tuple[int, ...] = (1, 4), d_model: int = 32) -> float:
@@ -125,6 +125,28 @@ def capacity_curve(patterns: torch.Tensor, sizes, betas, height: int | None = No
     return rows
 
 
+def crossing(xs, fracs, level: float = 0.5) -> float:
+    """Where ``fracs`` (over increasing ``xs``) first falls below ``level``, linearly interpolated
+    between the grid points around it; nan if it never falls below (or starts below)."""
+    for i in range(1, len(xs)):
+        if fracs[i] < level <= fracs[i - 1]:
+            return xs[i - 1] + (fracs[i - 1] - level) / (fracs[i - 1] - fracs[i]) * (xs[i] - xs[i - 1])
+    return math.nan
+
+
+def classical_transition(patterns: torch.Tensor, sizes) -> dict:
+    """The classical net's capacity on a fine grid of N: fraction of half-masked queries retrieved
+    (cos >= 0.95, i.e. <= 2.5% wrong bits: "a small percentage of errors") and the N at which it
+    crosses 0.5, as N*/d (paper Sec. 1 / official blog Eq. 8: C ~= 0.14 d). patterns: (N_max, d) +-1 rows."""
+    fracs = []
+    for n in sizes:
+        X = patterns[:n]
+        s, _ = classical_retrieve(hebbian_weights(X), torch.sign(mask_lower_half(X)))
+        fracs.append(float(cosine_hits(s, X).float().mean()))
+    n_star = crossing(list(sizes), fracs)
+    return {"N": list(sizes), "classical": fracs, "capacity_per_d": n_star / patterns.shape[-1]}
+
+
 def fixed_point_census(X: torch.Tensor, betas, queries: int = 256, height: int | None = None) -> dict:
     """Counts of fixed-point types (probe ``fixed_point_type``) from half-masked queries, per beta."""
     Q = mask_lower_half(X[:queries], height)
@@ -140,22 +162,6 @@ def fixed_point_census(X: torch.Tensor, betas, queries: int = 256, height: int |
 
 
 # ---------------------------------------------------------------- MIL training
-def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
-    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
-    pos, neg = labels == 1, labels == 0
-    if not bool(pos.any()) or not bool(neg.any()):
-        return float("nan")
-    order = scores.argsort()
-    ranks = torch.empty_like(scores, dtype=torch.float64)
-    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.float64)
-    for v in scores.unique():  # average ranks of ties
-        tie = scores == v
-        if int(tie.sum()) > 1:
-            ranks[tie] = ranks[tie].mean()
-    n_pos, n_neg = int(pos.sum()), int(neg.sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 @torch.no_grad()
 def bag_scores(model: nn.Module, data: TensorSet, unpack: Callable, batch_size: int = 64,
                device: torch.device | str = "cpu") -> torch.Tensor:
@@ -167,22 +173,22 @@ def bag_scores(model: nn.Module, data: TensorSet, unpack: Callable, batch_size: 
     return torch.cat(out)
 
 
-def train_mil(model: nn.Module, train: TensorSet, test: TensorSet, *, unpack: Callable, epochs: int,
-              batch_size: int, optimizer: Callable, seed: int, device, run_dir=None, resume: bool = False,
-              progress=None, desc: str = "mil", eval_every: int = 1) -> dict:
-    """Fit with BCE-with-logits and grad-norm clipping 1.0 (official demos); report final test acc/AUC."""
+def train_mil(model: nn.Module, train: TensorSet, test: TensorSet, *, ctx: RunContext, unpack: Callable,
+              epochs: int, batch_size: int, optimizer: Callable, desc: str = "mil", eval_every: int = 1) -> dict:
+    """Fit with BCE-with-logits and grad-norm clipping 1.0 (official demos) in the (sub-)run ``ctx``;
+    report the final test accuracy / ROC-AUC and the per-epoch test-accuracy curve."""
     def loss_fn(m, x, y):
         bags, mask = unpack(x)
         return F.binary_cross_entropy_with_logits(m(bags, mask), y.float())
 
-    def evaluate(m):
-        s = bag_scores(m, test, unpack, device=device)
+    def evaluate(m, epoch):
+        s = bag_scores(m, test, unpack, device=ctx.device)
         return {"test_acc": float(((s > 0).long() == test.y).float().mean())}
 
     res = fit(model, train, epochs=epochs, batch_size=batch_size, loss_fn=loss_fn, optimizer=optimizer,
-              eval_fn=evaluate if eval_every else None, run_dir=run_dir, resume=resume, seed=seed, device=device,
-              clip_grad_norm=1.0, drop_last=False, progress=progress, desc=desc, log_every=0)
-    s = bag_scores(model, test, unpack, device=device)
+              eval_fn=evaluate if eval_every else None, ctx=ctx, clip_grad_norm=1.0, drop_last=False, desc=desc,
+              log_every=0)
+    s = bag_scores(model, test, unpack, device=ctx.device)
     return {"test_acc": float(((s > 0).long() == test.y).float().mean()), "test_auc": roc_auc(s, test.y),
             "final_loss": res.last_loss, "curve": [round(r.get("test_acc", float("nan")), 4) for r in res.history]}
 
@@ -197,30 +203,30 @@ def unpack_mnist(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ---------------------------------------------------------------- MIL benchmark sets (bonus)
-MIL_MODEL = dict(d_embed=64, d_k=16, num_heads=4, dropout=0.1)  # one fixed, untuned configuration
+# one fixed, untuned configuration: layer defaults (one update, beta = 1/sqrt(d_k)) after a 64-unit embedding
+MIL_MODEL = dict(embed_dim=64, width=16, num_heads=4, beta=None, update_steps_max=0, dropout=0.1)
 
 
-def mil_benchmark(bags: MILBags, *, folds: int = 5, epochs: int = 50, seed: int = 0, device="cpu",
-                  run_dir=None, resume: bool = False, progress=None, desc: str = "mil") -> dict:
+def mil_benchmark(bags: MILBags, ctx: RunContext, *, folds: int = 5, epochs: int = 50, desc: str = "mil") -> dict:
     """Stratified ``folds``-fold cross-validated ROC-AUC of HopfieldPoolingMIL (``MIL_MODEL``) on a bag set.
     Features are standardised with the training fold's instance mean/std; AdamW 1e-3, wd 1e-3, batch 8 bags,
-    grad clip 1.0."""
-    fold = stratified_folds(bags.y, folds, seed)
+    grad clip 1.0. Fold f trains in the sub-run ``ctx.sub(f"fold{f}")`` (its own seed and folder)."""
+    fold = stratified_folds(bags.y, folds, ctx.seed)
     d = bags.x.shape[-1]
     aucs, accs = [], []
     for f in range(folds):
+        sub = ctx.sub(f"fold{f}")
         tr, te = fold != f, fold == f
         real = bags.x[tr][bags.mask[tr]]
         mu, sd = real.mean(0), real.std(0).clamp_min(1e-6)
         x = torch.where(bags.mask.unsqueeze(-1), (bags.x - mu) / sd, 0.0)
         packed = MILBags(x, bags.mask, bags.y, bags.instance_labels).packed()
         train, test = TensorSet(packed.x[tr], packed.y[tr]), TensorSet(packed.x[te], packed.y[te])
-        torch.manual_seed(seed * 1000 + f)
-        res = train_mil(HopfieldPoolingMIL(d, **MIL_MODEL), train, test,
+        sub.seed_all()
+        res = train_mil(HopfieldPoolingMIL(d, **MIL_MODEL), train, test, ctx=sub,
                         unpack=lambda t: MILBags.unpack(t, (d,)), epochs=epochs, batch_size=8,
-                        optimizer=lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-3), seed=seed + f,
-                        device=device, run_dir=None if run_dir is None else f"{run_dir}/fold{f}", resume=resume,
-                        progress=progress, desc=f"{desc} fold {f}", eval_every=0)
+                        optimizer=lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-3),
+                        desc=f"{desc} fold {f}", eval_every=0)
         aucs.append(res["test_auc"])
         accs.append(res["test_acc"])
     a = torch.tensor(aucs, dtype=torch.float64)

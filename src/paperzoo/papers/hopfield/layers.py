@@ -107,7 +107,7 @@ class HopfieldAttention(nn.Module):
     key_padding_mask (B, N) bool (True = ignore). Output (B, S, d_out).
     """
 
-    def __init__(self, d_in: int, d_k: int | None = None, d_out: int | None = None, num_heads: int = 1,
+    def __init__(self, d_in: int, d_k: int | None = None, d_out: int | None = None, *, num_heads: int = 1,
                  beta: float | Sequence[float] | None = None, update_steps_max: int | None = 0,
                  update_eps: float = 1e-4, norm_stored: bool = True, norm_state: bool = True,
                  norm_proj: bool = True, d_v: int | None = None, d_stored: int | None = None,
@@ -227,7 +227,7 @@ class HopfieldPooling(nn.Module):
     ``HopfieldAttention`` (d_stored = d_proj = d_in). Input (B, N, d_in) -> output (B, quantity * d_out).
     """
 
-    def __init__(self, d_in: int, quantity: int = 1, d_k: int | None = None, d_out: int | None = None,
+    def __init__(self, d_in: int, quantity: int = 1, *, d_k: int | None = None, d_out: int | None = None,
                  num_heads: int = 1, trainable: bool = True, **kwargs):
         super().__init__()
         if not isinstance(quantity, int) or quantity <= 0:
@@ -264,7 +264,7 @@ class HopfieldLookup(nn.Module):
     ``lookup_weights_as_separated``). W_stored, W_target ~ N(0, 0.02^2). Input (B, S, d_in) -> (B, S, d_out).
     """
 
-    def __init__(self, d_in: int, quantity: int, d_k: int | None = None, d_out: int | None = None,
+    def __init__(self, d_in: int, quantity: int, *, d_k: int | None = None, d_out: int | None = None,
                  num_heads: int = 1, separate_targets: bool = False, targets_trainable: bool = True,
                  trainable: bool = True, **kwargs):
         super().__init__()

@@ -1,6 +1,7 @@
 """Multiple-instance-learning models built on the Hopfield layers, and the baselines they are compared with.
 
-Bit-pattern MIL (official ``examples/bit_pattern/bit_pattern_demo.ipynb``):
+Bit-pattern MIL (official ``examples/bit_pattern/bit_pattern_demo.ipynb``; defaults = the demo's "adapted"
+settings: 8 heads of size 8, ``update_steps_max=3``, beta = ``scaling`` = 0.25, dropout 0.5):
   ``HopfieldMIL``        Hopfield(input_size=bits) over the bag -> flatten -> Linear -> logit
   ``HopfieldPoolingMIL`` HopfieldPooling(input_size=bits) -> Linear -> logit
   ``HopfieldLookupMIL``  HopfieldLayer(input_size=bits, quantity) per instance -> flatten -> Linear -> logit
@@ -8,6 +9,7 @@ Bit-pattern MIL (official ``examples/bit_pattern/bit_pattern_demo.ipynb``):
 MNIST-bags (official ``examples/mnist_bags``, after Ilse et al. 2018): ``MnistBagsMIL`` = LeNet-style
 instance encoder -> pooling ("hopfield" | "attention" | "gated") -> Linear -> logit.
 All models return one logit per bag (loss: BCE with logits). ``mask`` (B, N) is True on real instances.
+``width`` is the per-head size of the Hopfield space (official ``hidden_size``) unless a docstring says otherwise.
 """
 from __future__ import annotations
 
@@ -17,75 +19,102 @@ from torch import nn
 from paperzoo.papers.hopfield.layers import HopfieldAttention, HopfieldLookup, HopfieldPooling
 from paperzoo.registry import register_model
 
+ADAPTED = dict(num_heads=8, update_steps_max=3, beta=0.25, dropout=0.5)  # bit-pattern demo, "adapted" settings
 
-@register_model("hopfield_mil", paper="hopfield", tasks=("mil",))
+
+def bit_bags(batch: int = 4, num_instances: int = 16, bits: int = 8) -> torch.Tensor:
+    """An example batch of bit-pattern bags: (batch, num_instances, bits) in {0, 1}."""
+    return torch.randint(0, 2, (batch, num_instances, bits)).float()
+
+
+def _check_bags(bags: torch.Tensor, n: int | None, d: int) -> None:
+    if not isinstance(bags, torch.Tensor) or bags.dim() != 3 or bags.shape[-1] != d or (n and bags.shape[1] != n):
+        raise ValueError(f"bags must be (B, {n or 'N'}, {d}), got {tuple(getattr(bags, 'shape', ()))}")
+
+
+@register_model("hopfield_mil", task="mil", example=bit_bags, knob="width")
 class HopfieldMIL(nn.Module):
-    """Self-association over a fixed-size bag (demo "Hopfield-based Network"): (B, N, d_in) -> (B,) logits."""
+    """Self-association over a fixed-size bag (demo "Hopfield-based Network"): (B, N, in_dim) -> (B,) logits."""
 
-    def __init__(self, d_in: int, num_instances: int, **hopfield_kwargs):
+    def __init__(self, in_dim: int = 8, num_instances: int = 16, *, width: int = 8, num_heads: int = 8,
+                 beta: float | None = 0.25, update_steps_max: int | None = 3, dropout: float = 0.5, **hopfield_kwargs):
         super().__init__()
-        self.hopfield = HopfieldAttention(d_in, **hopfield_kwargs)
-        self.num_instances = num_instances
+        self.hopfield = HopfieldAttention(in_dim, width, num_heads=num_heads, beta=beta,
+                                          update_steps_max=update_steps_max, dropout=dropout, **hopfield_kwargs)
+        self.in_dim, self.num_instances = in_dim, num_instances
         self.head = nn.Linear(self.hopfield.d_out * num_instances, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if bags.dim() != 3 or bags.shape[1] != self.num_instances:
-            raise ValueError(f"bags must be (B, {self.num_instances}, d_in), got {tuple(bags.shape)}")
+        _check_bags(bags, self.num_instances, self.in_dim)
         pad = None if mask is None else ~mask
         return self.head(self.hopfield(bags, key_padding_mask=pad).flatten(1)).squeeze(-1)
 
 
-@register_model("hopfield_pooling_mil", paper="hopfield", tasks=("mil",))
+@register_model("hopfield_pooling_mil", task="mil", example=bit_bags, knob="width")
 class HopfieldPoolingMIL(nn.Module):
-    """HopfieldPooling over the bag (demo "Hopfield-based Pooling"): (B, N, d_in) -> (B,) logits.
-    ``d_embed``: optional instance embedding Linear(d_in, d_embed) + ReLU before the pooling (the paper's
-    MIL models embed instances with fully connected layers first)."""
+    """HopfieldPooling over the bag (demo "Hopfield-based Pooling"): (B, N, in_dim) -> (B,) logits.
+    ``embed_dim``: optional instance embedding Linear(in_dim, embed_dim) + ReLU before the pooling (the
+    paper's MIL models embed instances with fully connected layers first)."""
 
-    def __init__(self, d_in: int, d_embed: int | None = None, **pooling_kwargs):
+    def __init__(self, in_dim: int = 8, *, width: int = 8, num_heads: int = 8, quantity: int = 1,
+                 embed_dim: int | None = None, beta: float | None = 0.25, update_steps_max: int | None = 3,
+                 dropout: float = 0.5, **pooling_kwargs):
         super().__init__()
-        self.embed = nn.Sequential(nn.Linear(d_in, d_embed), nn.ReLU()) if d_embed else nn.Identity()
-        self.pooling = HopfieldPooling(d_embed or d_in, **pooling_kwargs)
-        self.head = nn.Linear(self.pooling.hopfield.d_out * self.pooling.quantity, 1)
+        self.in_dim = in_dim
+        self.embed = nn.Sequential(nn.Linear(in_dim, embed_dim), nn.ReLU()) if embed_dim else nn.Identity()
+        self.pooling = HopfieldPooling(embed_dim or in_dim, quantity, d_k=width, num_heads=num_heads, beta=beta,
+                                       update_steps_max=update_steps_max, dropout=dropout, **pooling_kwargs)
+        self.head = nn.Linear(self.pooling.hopfield.d_out * quantity, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        _check_bags(bags, None, self.in_dim)
         pad = None if mask is None else ~mask
         return self.head(self.pooling(self.embed(bags), key_padding_mask=pad)).squeeze(-1)
 
 
-@register_model("hopfield_lookup_mil", paper="hopfield", tasks=("mil",))
+@register_model("hopfield_lookup_mil", task="mil", example=bit_bags, knob="quantity")
 class HopfieldLookupMIL(nn.Module):
-    """HopfieldLookup applied to every instance (demo "Hopfield-based Lookup"): (B, N, d_in) -> (B,) logits."""
+    """HopfieldLookup applied to every instance (demo "Hopfield-based Lookup"): (B, N, in_dim) -> (B,) logits.
 
-    def __init__(self, d_in: int, num_instances: int, quantity: int, **lookup_kwargs):
+    Demo settings: layer defaults (one head, d_k = in_dim, beta = 1/sqrt(d_k)) with separate, fixed lookup
+    targets; ``quantity`` stored patterns (the demo stores the unique training instances; default 256, one
+    per 8-bit pattern) is the budget knob, since the stored patterns dominate the parameter count.
+    """
+
+    def __init__(self, in_dim: int = 8, num_instances: int = 16, *, quantity: int = 256, width: int | None = None,
+                 separate_targets: bool = True, targets_trainable: bool = False, **lookup_kwargs):
         super().__init__()
-        self.lookup = HopfieldLookup(d_in, quantity, **lookup_kwargs)
-        self.num_instances = num_instances
+        self.lookup = HopfieldLookup(in_dim, quantity, d_k=width, separate_targets=separate_targets,
+                                     targets_trainable=targets_trainable, **lookup_kwargs)
+        self.in_dim, self.num_instances = in_dim, num_instances
         self.head = nn.Linear(self.lookup.hopfield.d_out * num_instances, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        if bags.dim() != 3 or bags.shape[1] != self.num_instances:
-            raise ValueError(f"bags must be (B, {self.num_instances}, d_in), got {tuple(bags.shape)}")
+        _check_bags(bags, self.num_instances, self.in_dim)
         out = self.lookup(bags)
         if mask is not None:
             out = out * mask.unsqueeze(-1).to(out.dtype)
         return self.head(out.flatten(1)).squeeze(-1)
 
 
-@register_model("mean_pool_mil", paper="hopfield", tasks=("mil",))
+@register_model("mean_pool_mil", task="mil", example=bit_bags, knob="width")
 class MeanPoolMIL(nn.Module):
     """Baseline: HopfieldPooling's path with uniform association weights (the beta -> 0 global average):
-    LN(y) W_V averaged over the bag, then W_O and a linear head. (B, N, d_in) -> (B,) logits."""
+    LN(y) W_V averaged over the bag, then W_O and a linear head. (B, N, in_dim) -> (B,) logits.
+    ``width``: size of the value projection (default in_dim)."""
 
-    def __init__(self, d_in: int, d_k: int | None = None, d_out: int | None = None):
+    def __init__(self, in_dim: int = 8, *, width: int | None = None, out_dim: int | None = None):
         super().__init__()
-        d_k = d_in if d_k is None else d_k
-        d_out = d_in if d_out is None else d_out
-        self.norm = nn.LayerNorm(d_in)
-        self.w_v = nn.Linear(d_in, d_k)
-        self.w_o = nn.Linear(d_k, d_out)
-        self.head = nn.Linear(d_out, 1)
+        width = in_dim if width is None else width
+        out_dim = in_dim if out_dim is None else out_dim
+        self.in_dim = in_dim
+        self.norm = nn.LayerNorm(in_dim)
+        self.w_v = nn.Linear(in_dim, width)
+        self.w_o = nn.Linear(width, out_dim)
+        self.head = nn.Linear(out_dim, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        _check_bags(bags, None, self.in_dim)
         v = self.w_v(self.norm(bags))
         if mask is None:
             pooled = v.mean(1)
@@ -129,28 +158,35 @@ class AttentionPool(nn.Module):
         return (torch.softmax(logits, dim=-1).unsqueeze(-1) * h).sum(1)
 
 
-@register_model("mnist_bags_mil", paper="hopfield", tasks=("mil",))
+def mnist_bag_example() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two bags of up to 5 MNIST-sized instances and their mask (the second bag has 3)."""
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    return torch.rand(2, 5, 1, 28, 28), mask
+
+
+@register_model("mnist_bags_mil", task="mil", example=mnist_bag_example, knob="width")
 class MnistBagsMIL(nn.Module):
     """LeNet instance encoder + bag pooling + linear classifier (official mnist_bags demo / Ilse et al.).
 
-    pooling="hopfield": HopfieldPooling(input_size=500, hidden_size=32, output_size=500, num_heads=1)
-    then dropout 0.1 (demo ``HfPooling``); "attention" / "gated": Ilse et al.'s (gated) attention, D=128.
+    pooling="hopfield": HopfieldPooling(input_size=width, hidden_size=hidden, output_size=width, num_heads=1)
+    then dropout 0.1 (demo ``HfPooling``: width 500, hidden 32); "attention" / "gated": Ilse et al.'s (gated)
+    attention, D=128. ``width`` is the instance feature size (Ilse et al.'s L = 500), the budget knob.
     bags (B, N, 1, 28, 28), mask (B, N) -> (B,) logits.
     """
 
-    def __init__(self, pooling: str = "hopfield", d_feat: int = 500):
+    def __init__(self, *, pooling: str = "hopfield", width: int = 500, hidden: int = 32):
         super().__init__()
         if pooling not in ("hopfield", "attention", "gated"):
             raise ValueError(f"pooling must be 'hopfield', 'attention' or 'gated', got {pooling!r}")
         self.pooling_kind = pooling
-        self.features = LeNetFeatures(d_feat)
+        self.features = LeNetFeatures(width)
         if pooling == "hopfield":
-            self.pool = HopfieldPooling(d_feat, d_k=32, d_out=d_feat, num_heads=1)
+            self.pool = HopfieldPooling(width, d_k=hidden, d_out=width, num_heads=1)
             self.drop = nn.Dropout(0.1)
         else:
-            self.pool = AttentionPool(d_feat, 128, gated=pooling == "gated")
+            self.pool = AttentionPool(width, 128, gated=pooling == "gated")
             self.drop = nn.Identity()
-        self.head = nn.Linear(d_feat, 1)
+        self.head = nn.Linear(width, 1)
 
     def forward(self, bags: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if bags.dim() != 5 or bags.shape[2:] != (1, 28, 28):

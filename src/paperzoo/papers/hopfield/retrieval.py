@@ -1,5 +1,6 @@
 """Parameter-free Hopfield retrieval: the continuous modern Hopfield energy and its CCCP update
-(Ramsauer et al. 2021, Sec. 2, Thms 1-5), and the classical binary Hopfield net used as the baseline.
+(Ramsauer et al. 2021, Sec. 2, Thms 1-5), the classical binary Hopfield net used as the baseline, and
+``fixed_point_type``, which tells the paper's three regimes of beta apart (global / metastable / single).
 
 Conventions: the paper writes the stored patterns as columns of X in R^{d x N}; here, as in every
 PyTorch API, they are the ROWS of ``X`` with shape (N, d). A state ``xi`` has shape (..., d); every
@@ -121,7 +122,8 @@ def hebbian_weights(X: torch.Tensor) -> torch.Tensor:
 
 
 def classical_retrieve(W: torch.Tensor, s: torch.Tensor, max_steps: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
-    """Synchronous sign updates s <- sign(W s) until no unit changes (or ``max_steps``), all queries at once.
+    """Synchronous sign updates s <- sgn(W s) until no unit changes (or ``max_steps``), all queries at once
+    (official blog Eq. 2 with b = 0; the convergence rule "xi^{t+1} = xi^t").
 
     A unit with zero local field keeps its state. W: (d, d); s: (S, d) initial states (entries in
     {-1, 0, +1} allowed). Returns (final states (S, d), per-query converged flag (S,)).
@@ -131,6 +133,8 @@ def classical_retrieve(W: torch.Tensor, s: torch.Tensor, max_steps: int = 100) -
     _check_float(s, "s (state)", 1)
     if W.dim() != 2 or W.shape[0] != W.shape[1] or s.shape[-1] != W.shape[0]:
         raise ValueError(f"W must be (d, d) and s (..., d); got W {tuple(W.shape)}, s {tuple(s.shape)}")
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     lead = s.shape[:-1]
     s = s.reshape(-1, s.shape[-1]).clone()
     done = torch.zeros(s.shape[0], dtype=torch.bool, device=s.device)
@@ -138,7 +142,7 @@ def classical_retrieve(W: torch.Tensor, s: torch.Tensor, max_steps: int = 100) -
     prev = None
     for _ in range(max_steps):
         cur = s[active]
-        h = cur @ W  # W is symmetric
+        h = cur @ W.T  # (W s) for every query at once
         new = torch.where(h > 0, 1.0, torch.where(h < 0, -1.0, cur)).to(s.dtype)
         fixed = (new == cur).all(-1)
         cycling = (new == prev).all(-1) if prev is not None else torch.zeros_like(fixed)
@@ -150,3 +154,51 @@ def classical_retrieve(W: torch.Tensor, s: torch.Tensor, max_steps: int = 100) -
             break
     s, done = s.reshape(*lead, -1), done.reshape(lead)
     return s, done
+
+
+# ---------------------------------------------------------------- fixed-point type (Sec. 2, the three beta regimes)
+def fixed_point_type_name(k: int, n: int) -> str:
+    """"single" (k = 1), "global" (k = N: every pattern above the threshold), else "metastable(k)"."""
+    if k <= 1:
+        return "single"
+    if k >= n:
+        return "global"
+    return f"metastable({k})"
+
+
+@torch.no_grad()
+def fixed_point_type(X: torch.Tensor, beta: Beta, xi: torch.Tensor, *, threshold: float | None = None,
+                     max_steps: int = 100, tol: float = 1e-6) -> dict:
+    """Classify the fixed point reached from ``xi`` under xi <- X softmax(beta X^T xi) (paper Sec. 2:
+    small beta -> the global average, medium -> a metastable average of k patterns, large -> one pattern).
+
+    Iterates the CCCP update until every query moves by <= tol (1 + ||xi||) or ``max_steps``, then counts
+    the patterns whose softmax weight exceeds ``threshold`` (default half the uniform share, 1/(2N); the
+    card's rule). A plain function on patterns, not a model probe.
+    X: (N, d) stored patterns (rows); xi: (d,) or (S, d) queries. Returns {"type": str or list[str],
+    "k": LongTensor (number of patterns above the threshold), "weights": (..., N) softmax weights at the
+    fixed point, "fixed_point": (..., d),
+    "steps": iterations used, "converged": bool tensor}.
+    """
+    beta = check_patterns(xi, X, beta)
+    if xi.dim() > 2:
+        raise ValueError(f"xi must be (d,) or (S, d), got shape {tuple(xi.shape)}")
+    n = X.shape[0]
+    thr = 1.0 / (2 * n) if threshold is None else float(threshold)
+    if not 0.0 < thr < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {thr}")
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    state = xi
+    steps = 0
+    while steps < max_steps:
+        new = association(state, X, beta) @ X
+        converged = (new - state).norm(dim=-1) <= tol * (1.0 + state.norm(dim=-1))
+        state, steps = new, steps + 1
+        if bool(converged.all()):
+            break
+    weights = association(state, X, beta)
+    k = (weights > thr).sum(-1)
+    types = fixed_point_type_name(int(k), n) if k.dim() == 0 else [fixed_point_type_name(int(j), n) for j in k]
+    return {"type": types, "k": k, "weights": weights, "fixed_point": state, "steps": steps,
+            "converged": converged}
