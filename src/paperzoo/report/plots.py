@@ -44,8 +44,20 @@ def record_stem(r: Result) -> str:
 
 def draw_curve(curve: dict, path: Path) -> Path:
     """Draw one stored curve (``{"x", "ys", "xlabel", "ylabel", "title", "logx", "logy", "hline"}``)
-    to ``path``. Non-finite values (stored as "nan"/"inf") leave gaps; a non-numeric x axis is drawn
-    as categories."""
+    to ``path`` (PNG). Non-finite values (stored as "nan"/"inf") leave gaps; a non-numeric x axis is
+    drawn as categories."""
+    plt = _pyplot()
+    fig = curve_figure(curve)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def curve_figure(curve: dict):
+    """The matplotlib figure of one stored curve (the caller closes it)."""
     plt = _pyplot()
     if plt is None:
         raise RuntimeError("drawing plots needs matplotlib: pip install 'paperzoo[plots]'")
@@ -62,7 +74,7 @@ def draw_curve(curve: dict, path: Path) -> Path:
             ax.axhline(as_float(hline), color="grey", ls="--", lw=1, label="paper")
         if categorical:
             ax.set_xticks(pos, [str(v) for v in xs], rotation=30 if len(xs) > 5 else 0)
-        with warnings.catch_warnings():  # log scale of an all-non-positive series: matplotlib warns, we draw linear
+        with warnings.catch_warnings():  # non-positive values on a log axis are masked (not drawn)
             warnings.simplefilter("ignore")
             if curve.get("logx") and not categorical:
                 ax.set_xscale("log")
@@ -75,11 +87,10 @@ def draw_curve(curve: dict, path: Path) -> Path:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return fig
 
 
 def custom_plot(r: Result, path: Path) -> bool:
@@ -112,7 +123,11 @@ def record_figures(r: Result, plots_dir: Path, *, custom: bool = True) -> list[F
         out.append(Figure(f"{stem}.png", f"{r.slug} {r.protocol} ({r.device}): the paper's figure"))
     for name, curve in r.curves.items():
         fname = f"{stem}-{safe_name(name)}.png"
-        draw_curve(curve, plots_dir / fname)
+        try:
+            draw_curve(curve, plots_dir / fname)
+        except (ValueError, TypeError, AttributeError) as e:  # a malformed curve: say so, draw the rest
+            warnings.warn(f"{stem}: cannot draw curve {name!r}: {e}", RuntimeWarning, stacklevel=2)
+            continue
         out.append(Figure(fname, f"{curve.get('title') or name} ({r.protocol}, {r.device})"))
     return out
 

@@ -147,7 +147,8 @@ def headline_of(paper: Paper, judged: list[Judged]) -> Headline:
         v = next((v for v in j.verdicts if v.metric == claim.metric), None)
         if v is not None:
             r = j.record
-            return Headline(claim.metric, fmt(v.ours), fmt(claim.paper), v.verdict, proto, r.device_name,
+            dev = f"cpu ({short_device(r)})" if r.device == "cpu" else r.device_name
+            return Headline(claim.metric, fmt(v.ours), fmt(claim.paper), v.verdict, proto, dev,
                             r.created[:10], any(s.startswith(claim.metric + ":") for s in j.stale))
     return Headline(claim.metric, "not run", fmt(claim.paper))
 

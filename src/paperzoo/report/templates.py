@@ -19,9 +19,9 @@ comes from a recorded run; verdicts re-judged under the current bands.</footer>
 """
 
 MACROS = """{% macro table(t, id="") -%}
-<table class="data"{% if id %} id="{{ id }}"{% endif %}>{% if t.caption %}<caption>{{ t.caption }}</caption>{% endif %}
+<div class="scroll"><table class="data"{% if id %} id="{{ id }}"{% endif %}>{% if t.caption %}<caption>{{ t.caption }}</caption>{% endif %}
 <thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in t.rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>
+<tbody>{% for row in t.rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody></table></div>
 {%- endmacro %}
 {% macro verdict(v) %}<span class="v v-{{ v|replace(' ', '-') }}">{{ v }}</span>{% endmacro %}
 """
@@ -77,17 +77,6 @@ PAPER = """{% extends "base.html" %}{% from "macros.html" import table, verdict 
 {% if code_url %}<a href="{{ code_url }}">our code</a>{% else %}our code: <code>{{ code_path }}</code>{% endif %}</p>
 <section id="what">{% for para in readme.intro %}<p>{{ para }}</p>{% endfor %}</section>
 {% if readme.usage %}<h2>Usage</h2><pre><code>{{ readme.usage }}</code></pre>{% endif %}
-<h2>Claims</h2>
-<table class="data" id="claims"><thead><tr><th>claim</th><th>what</th><th>paper</th><th>source</th>
-{% for proto in protocols %}<th>band ({{ proto }})</th>{% endfor %}</tr></thead><tbody>
-{% for c in claims %}<tr data-metric="{{ c.metric }}"><td><code>{{ c.metric }}</code></td><td>{{ c.what }}</td>
-<td>{{ c.paper }}</td><td>{{ c.source }}</td>
-{% for proto in protocols %}<td>{% if c.bands[proto] %}{{ c.bands[proto].describe() }}<div class="reason">{{ c.bands[proto].reason }}</div>{% else %}-{% endif %}</td>{% endfor %}
-</tr>{% endfor %}</tbody></table>
-<h2>Protocols</h2>
-{% if protocol_error %}<p class="stale">{{ protocol_error }}</p>{% endif %}
-<dl class="protocols">{% for name, cfg in configs.items() %}<dt>{{ name }}</dt><dd>{{ cfg.about }}
-<div class="config">{{ cfg.fields }}</div></dd>{% endfor %}</dl>
 <h2>Claims vs ours</h2>
 {% if not records %}<p>No recorded run yet: <code>paperzoo reproduce {{ p.slug }} --protocol cpu --record</code>.</p>{% endif %}
 {% for rec in records %}{% set r = rec.j.record %}
@@ -110,6 +99,18 @@ below): {{ rec.j.stale|join("; ") }}</p>{% endif %}
 <figcaption>{{ f.caption }}</figcaption></figure>{% endfor %}</div>
 {% for n in r.notes %}<p class="note">note: {{ n }}</p>{% endfor %}
 </section>{% endfor %}
+<h2>Claims and bands</h2>
+<p>What the paper claims, and per protocol the band our run must land in, with the reason for it.</p>
+<table class="data" id="claims"><thead><tr><th>claim</th><th>what</th><th>paper</th><th>source</th>
+{% for proto in protocols %}<th>band ({{ proto }})</th>{% endfor %}</tr></thead><tbody>
+{% for c in claims %}<tr data-metric="{{ c.metric }}"><td><code>{{ c.metric }}</code></td><td>{{ c.what }}</td>
+<td>{{ c.paper }}</td><td>{{ c.source }}</td>
+{% for proto in protocols %}<td>{% if c.bands[proto] %}{{ c.bands[proto].describe() }}<div class="reason">{{ c.bands[proto].reason }}</div>{% else %}-{% endif %}</td>{% endfor %}
+</tr>{% endfor %}</tbody></table>
+<h2>Protocols</h2>
+{% if protocol_error %}<p class="stale">{{ protocol_error }}</p>{% endif %}
+<dl class="protocols">{% for name, cfg in configs.items() %}<dt>{{ name }}</dt><dd>{{ cfg.about }}
+<div class="config">{{ cfg.fields }}</div></dd>{% endfor %}</dl>
 <h2>Deviations from the paper</h2>
 {% if readme.deviations %}<ol class="deviations">{% for num, text in readme.deviations %}<li value="{{ num }}">{{ text }}</li>
 {% endfor %}</ol>{% else %}<p>None listed in the README.</p>{% endif %}
@@ -134,8 +135,8 @@ BENCH = """{% extends "base.html" %}{% from "macros.html" import table %}
 {% block title %}paperzoo: benchmarks{% endblock %}
 {% block main %}
 <h1>Benchmarks against the field libraries</h1>
-<p>Side-by-side runs (<code>paperzoo bench NAME --against LIB</code>) from <code>results/bench/*.csv</code>; ratios
-below 1 mean ours is faster.</p>
+<p>Side-by-side runs (<code>paperzoo bench NAME --against LIB</code>) from <code>results/bench/*.csv</code>, each
+table as recorded, with its provenance (device, torch version, commit).</p>
 {% if not benches %}<p>No benchmark results yet.</p>{% endif %}
 {% for b in benches %}<section class="bench" id="bench-{{ b.name }}"><h2>{{ b.name }}</h2>
 <p class="meta">{% if b.href %}<a href="{{ b.href }}">{{ b.slug }}</a> · {% endif %}<code>{{ b.file }}</code>
@@ -191,6 +192,7 @@ caption { caption-side: top; text-align: left; color: #4d5761; padding-bottom: .
 figure { margin: .5em 0; } figure img { max-width: 100%; border: 1px solid #e1e4e8; background: white; }
 figcaption { font-size: .85em; color: #5b6570; }
 dl.protocols dt { font-weight: 600; margin-top: .5em; } .config { font: .85em ui-monospace, monospace; color: #4d5761; }
+.scroll { overflow-x: auto; max-width: 100%; }
 ol.deviations li { margin-bottom: .5em; }
 """
 
