@@ -79,11 +79,13 @@ def rejudge(r: Result, paper: Paper | None = None) -> Judged:
     for v in fresh:
         old = stored.pop(v.metric, None)
         if old is None:
-            stale.append(f"{v.metric}: new claim -> {v.verdict}")
+            if v.verdict != NO_BAND:
+                stale.append(f"{v.metric}: new claim -> {v.verdict}")
         elif (old.verdict, old.band) != (v.verdict, v.band):
             stale.append(f"{v.metric}: stored {old.verdict} ({old.band or 'no band'}) -> now {v.verdict} "
                          f"({v.band or 'no band'})")
-    stale += [f"{m}: claim no longer declared (stored {old.verdict})" for m, old in stored.items()]
+    stale += [f"{m}: claim no longer declared (stored {old.verdict})" for m, old in stored.items()
+              if old.verdict != NO_BAND]
     return Judged(r, fresh, stale)
 
 

@@ -92,9 +92,8 @@ below): {{ rec.j.stale|join("; ") }}</p>{% endif %}
 {% for v in rec.verdicts %}<tr data-metric="{{ v.metric }}"><td><code>{{ v.metric }}</code></td><td class="ours">{{ v.ours }}</td>
 <td class="theirs">{{ v.paper }}</td><td class="band">{{ v.band }}</td><td class="verdict">{{ verdict(v.verdict) }}</td>
 <td class="reason">{{ v.reason }}</td><td>{{ v.source }}</td></tr>{% endfor %}</tbody></table>
-{% if rec.config %}<h4>Config that ran</h4><table class="data config"><tbody>{% for k, v in rec.config %}
-<tr><th>{{ k }}</th><td><code>{{ v }}</code></td></tr>{% endfor %}</tbody></table>{% endif %}
-{% for name, t in rec.tables %}<h4>{{ name }}</h4>{{ table(t) }}{% endfor %}
+{% if rec.config %}<h4>Config that ran</h4><p class="config-ran">{% for k, v in rec.config %}<code>{{ k }}={{ v }}</code> {% endfor %}</p>{% endif %}
+<div class="tables">{% for name, t in rec.tables %}<div class="tbl"><h4>{{ name }}</h4>{{ table(t) }}</div>{% endfor %}</div>
 <div class="figures">{% for f in rec.figures %}<figure><img src="../plots/{{ f.name }}" alt="{{ f.caption }}">
 <figcaption>{{ f.caption }}</figcaption></figure>{% endfor %}</div>
 {% for n in r.notes %}<p class="note">note: {{ n }}</p>{% endfor %}
@@ -193,6 +192,9 @@ figure { margin: .5em 0; } figure img { max-width: 100%; border: 1px solid #e1e4
 figcaption { font-size: .85em; color: #5b6570; }
 dl.protocols dt { font-weight: 600; margin-top: .5em; } .config { font: .85em ui-monospace, monospace; color: #4d5761; }
 .scroll { overflow-x: auto; max-width: 100%; }
+td.ours, td.band, td.date { white-space: nowrap; }
+.config-ran code { display: inline-block; margin: 0 .3em .3em 0; }
+.tables { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
 ol.deviations li { margin-bottom: .5em; }
 """
 
