@@ -71,4 +71,5 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     rx, ry = ranks(x), ranks(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     den = float(rx.norm() * ry.norm())
-    return float((rx * ry).sum()) / den if den > 0 else math.nan
+    # rounded to 12 digits: the centred-rank sums are exact rationals, the float noise is not a result
+    return round(float((rx * ry).sum()) / den, 12) if den > 0 else math.nan
