@@ -7,21 +7,22 @@ import torch
 from torch import nn
 
 import paperzoo as pz
+from paperzoo.data import TensorSet
 from paperzoo.nn import collect_features
 from paperzoo.papers.neural_collapse import (
     MLPWithLinearHead,
     UFMDeepLinear,
     deep_linear_nc_metrics,
     fit_sgd_stacked,
+    head_mse_loss,
     imbalanced_mse_optimum,
-    model_nc_metrics,
     nc_metrics,
+    neural_collapse,
     solve_x,
     stacked_loss_and_grads,
     target_matrix,
 )
-from paperzoo.papers.neural_collapse.reproduce import run as run_protocol
-from paperzoo.papers.neural_collapse.reproduce import tiny_full
+from paperzoo.papers.neural_collapse.experiments import network_run, synthetic_suite, worst
 
 N_IMB = [200, 100, 50, 50]
 
@@ -125,22 +126,57 @@ def test_nc_metrics_are_zero_on_exact_geometries_and_match_formulas():
     assert float(torch.linalg.matrix_norm(etf)) == pytest.approx(1.0) and etf.sum(1).abs().max() < 1e-15
 
 
-def test_probe_runs_on_features_collected_from_any_model_with_kernel_hooks():
+def _head_model() -> nn.Sequential:
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 16, bias=False),
-                          nn.Linear(16, 3))
-    x = torch.randn(300, 10)
-    y = torch.arange(300) % 3
-    feats = collect_features(model, x, ["4", "5"], which="input")
-    probe = pz.registry.get_probe("nc_metrics")
-    assert probe.paper == "neural-collapse" and probe.fn is nc_metrics
-    got = probe.fn(feats["4"], y, model[5].weight @ model[4].weight)
-    assert got["NC1"] == pytest.approx(numpy_nc1(feats["4"].numpy(), y.numpy(), 3), rel=1e-9)
-    per = model_nc_metrics(model, x, y, head=["4", "5"])  # per layer: W5 W4 with h4, W5 with h5
-    assert per[0]["NC1"] == pytest.approx(got["NC1"], rel=1e-12)
-    assert per[1]["NC1"] == pytest.approx(numpy_nc1(feats["5"].numpy(), y.numpy(), 3), rel=1e-9)
-    assert per[0]["NC3"] == pytest.approx(per[1]["NC3"], rel=1e-6)  # (W5 W4) H4 = W5 H5 for a linear layer
+    return nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 16, bias=False),
+                         nn.Linear(16, 3))
 
+
+def test_probe_on_any_model_is_nc_metrics_of_the_hooked_features():
+    model = _head_model()
+    x, y = torch.randn(300, 10), torch.arange(300) % 3
+    feats = collect_features(model, x, ["4", "5"], which="input")
+    probe = pz.registry.get_probe("neural-collapse")
+    assert probe.fn is neural_collapse and probe.kinds == ("classification",) and not probe.pair
+    got = probe.fn(model, (x, y))  # default: the last Linear; it has a bias -> simplex ETF target
+    W4, W5 = model[4].weight.detach(), model[5].weight.detach()
+    assert got == pytest.approx(nc_metrics(feats["5"], y, W5, target="etf"), rel=1e-12)
+    assert got["NC1"] == pytest.approx(numpy_nc1(feats["5"].numpy(), y.numpy(), 3), rel=1e-9)
+    assert got != pytest.approx(nc_metrics(feats["5"], y, W5, target="orthogonal"), rel=1e-3)
+    # a deep linear head W_1 = fc "4", W_2 = fc "5": layer 1 uses the features entering "4" and W5 W4
+    per = probe.fn(model, TensorSet(x, y), layers=["4", model[5]])
+    ref1 = nc_metrics(feats["4"], y, W5.double() @ W4.double(), target="etf")  # the product is formed in float64
+    assert {k: per[k] for k in ref1} == pytest.approx(ref1, rel=1e-9)
+    assert {k: per[f"{k}@4"] for k in ref1} == pytest.approx(ref1, rel=1e-9)
+    assert {k: per[f"{k}@5"] for k in ref1} == pytest.approx(got, rel=1e-9)
+    assert per["NC3@4"] == pytest.approx(per["NC3@5"], rel=1e-5)  # (W5 W4) H4 = W5 H5: "4" is linear, bias-free
+    # a bias-free classifier gets the orthogonal frame; the input is flattened by the model itself
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(12, 4, bias=False))
+    xi, yi = torch.randn(40, 3, 4), torch.arange(40) % 4
+    assert probe.fn(flat, (xi, yi)) == pytest.approx(nc_metrics(xi.flatten(1), yi, flat[1].weight, target="orthogonal"),
+                                                     rel=1e-9)
+
+
+def test_probe_rejects_what_it_cannot_measure():
+    model, x, y = _head_model(), torch.randn(30, 10), torch.arange(30) % 3
+    with pytest.raises(ValueError, match="has no nn.Linear layer"):
+        neural_collapse(nn.Sequential(nn.Flatten(), nn.Tanh()), (x, y))
+    with pytest.raises(ValueError, match="needs labels"):
+        neural_collapse(model, x)
+    with pytest.raises(ValueError, match=r"class\(es\) \[1, 2\] have no samples"):
+        neural_collapse(model, (x, torch.zeros(30, dtype=torch.long)))  # one class only
+    with pytest.raises(ValueError, match="labels hold class 5 but num_classes=3"):
+        neural_collapse(model, (x, torch.arange(30) % 6))
+    with pytest.raises(TypeError, match="'3' is a ReLU, not an nn.Linear"):
+        neural_collapse(model, (x, y), layers=["3", "5"])
+    with pytest.raises(KeyError, match="no submodule 'fc'"):
+        neural_collapse(model, (x, y), layers=["fc"])
+    with pytest.raises(ValueError, match="cannot follow"):
+        neural_collapse(model, (x, y), layers=["0", "5"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        neural_collapse(model, (x, y), layers="5")
+    with pytest.raises(TypeError, match="must be an nn.Module"):
+        neural_collapse(lambda t: t, (x, y))
 
 # ---------------------------------------------------------------- UFM
 def test_ufm_loss_is_exactly_the_official_objective():
@@ -211,20 +247,68 @@ def test_wrong_loss_scaling_breaks_the_closed_form_match(cls):
     assert _errs(m.metrics("imbalanced")) > 1e-3  # the smoke tolerance; ~5e-7 with the right scaling
 
 
-# ---------------------------------------------------------------- MLP
-def test_mlp_head_is_the_product_of_bias_free_layers():
-    model = pz.create_model("mlp_linear_head", depth_relu=2, depth_linear=3, width=12, bias=False, in_dim=20,
-                            num_classes=4)
-    assert isinstance(model, MLPWithLinearHead) and "mlp_linear_head" in [m.name for m in pz.list_models("mnist")]
-    assert all(model.fc[i].bias is None for i in range(3))
-    x = torch.randn(7, 20)
-    h = model.features(x)
+# ---------------------------------------------------------------- network
+def test_mlp_follows_the_official_layout_and_its_head_is_a_product():
+    model = pz.create_model("mlp_linear_head", in_dim=20, num_classes=4, width=12, depth=2, depth_linear=3, bias=False)
+    assert isinstance(model, MLPWithLinearHead) and model.head == ["fc.0", "fc.1", "fc.2"]
+    assert [type(m).__name__ for m in model.backbone] == ["Flatten", "Linear", "ReLU", "BatchNorm1d", "Linear", "ReLU",
+                                                          "BatchNorm1d", "BatchNorm1d"]
+    plain = MLPWithLinearHead(20, 4, width=12, depth=2, batchnorm=False)
+    assert [type(m).__name__ for m in plain.backbone] == ["Flatten", "Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert plain.fc[0].bias is not None and all(model.fc[i].bias is None for i in range(3))
+    for lin in [m for m in model.modules() if isinstance(m, nn.Linear)]:  # orthogonal init (official)
+        W = lin.weight.detach().double()
+        G = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
+        assert torch.allclose(G, torch.eye(len(G), dtype=torch.float64), atol=1e-5)
+    model.eval()
+    x = torch.randn(7, 4, 5)  # flattened inside
     W = model.fc[2].weight @ model.fc[1].weight @ model.fc[0].weight
-    assert torch.allclose(model(x), h @ W.T, atol=1e-5)
-    big = MLPWithLinearHead.for_budget(100_000, depth_relu=3, depth_linear=2)
-    wider = MLPWithLinearHead(3, 2, big.width + 1, bias=False)
-    assert sum(p.numel() for p in big.parameters()) <= 100_000 < sum(p.numel() for p in wider.parameters())
+    assert torch.allclose(model(x), model.features(x) @ W.T, atol=1e-5)
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
+        MLPWithLinearHead(20, 4, width=0)
+    with pytest.raises(ValueError, match="20 values per sample"):
+        model(torch.randn(3, 21))
+    with pytest.raises(TypeError):
+        MLPWithLinearHead(20, 4, 12)  # keyword-only after the leading sizes
 
+
+def test_head_mse_loss_is_the_ufm_objective_with_the_n_over_b_feature_factor():
+    g = torch.Generator().manual_seed(0)
+    N, B, K, D = 12, 4, 3, 5
+    F_, H = torch.randn(N, K, generator=g, dtype=torch.float64), torch.randn(N, D, generator=g, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 2, 1, 0, 0, 0, 1, 2, 1, 1])
+    Ws = [torch.randn(D, D, generator=g, dtype=torch.float64), torch.randn(K, D, generator=g, dtype=torch.float64)]
+    lw, lh = 0.03, 0.007
+    Y = np.eye(K)[y.numpy()]
+    f, h, w = F_.numpy(), H.numpy(), [W.numpy() for W in Ws]
+    ref = (((f[:B] - Y[:B]) ** 2).sum() / (2 * B) + lw / 2 * sum((v ** 2).sum() for v in w)
+           + lh / 2 * (N / B) * (h[:B] ** 2).sum())
+    got = head_mse_loss(F_[:B], H[:B], y[:B], Ws, lambda_w=lw, lambda_h=lh, n_total=N)
+    assert float(got) == pytest.approx(ref, rel=1e-13)
+    # over the N/B batches of an epoch: (N/B) x the UFM objective on all N features
+    epoch = sum(head_mse_loss(F_[i:i + B], H[i:i + B], y[i:i + B], Ws, lambda_w=lw, lambda_h=lh, n_total=N)
+                for i in range(0, N, B))
+    ufm = ((f - Y) ** 2).sum() / (2 * N) + lw / 2 * sum((v ** 2).sum() for v in w) + lh / 2 * (h ** 2).sum()
+    assert float(epoch) == pytest.approx(N / B * ufm, rel=1e-13)
+
+
+def _blobs(counts, D=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    return TensorSet(torch.randn(len(y), D, generator=g) + 0.6 * torch.randn(len(counts), D, generator=g)[y], y)
+
+
+def test_network_run_collapses_a_small_mlp(tmp_path):
+    ctx = pz.train.RunContext(protocol="cpu", out=tmp_path, show_progress=False)
+    r = network_run(ctx.sub("bal"), _blobs([40] * 4), depth=1, depth_linear=2, width=32, batchnorm=False,
+                    epochs=60, batch_size=40, lr=3e-3, lambda_w=1e-3, lambda_h=1e-3, eval_every=20)
+    assert [h["epoch"] for h in r["history"]] == [0, 20, 40, 60] and "cf_final" not in r
+    assert r["train_acc"] == 100.0 and r["nc1_drop"] > 6  # measured: 25 % -> 100 %, NC1 0.73 -> 0.062
+    assert r["of_final"]["NC2_H"] < 0.4 * r["of_init"]["NC2_H"] and r["of_final"]["NC3"] < 0.1 * r["of_init"]["NC3"]
+    imb = network_run(ctx.sub("imb"), _blobs([80, 40, 20, 20]), depth=1, depth_linear=1, width=32, epochs=1,
+                      batch_size=40, lambda_w=1e-3, lambda_h=2e-3, eval_every=1)
+    assert imb["counts"] == [80, 40, 20, 20] and set(imb["cf_final"]) >= {"NC1", "NC2_W", "NC2_H", "NC3"}
+    assert imb["cf_final"]["NC2_W"] != pytest.approx(imb["of_final"]["NC2_W"], rel=1e-3)
 
 # ---------------------------------------------------------------- bad input
 def test_bad_inputs_raise_clear_errors():
@@ -262,33 +346,40 @@ def test_bad_inputs_raise_clear_errors():
 
 
 # ---------------------------------------------------------------- protocols
-def test_smoke_protocol_verdicts(tmp_path, require_data):
-    require_data("mnist")
-    r = pz.reproduce("neural-collapse", "smoke", out=tmp_path, progress=False)
-    assert all(v.verdict != "not shown" for v in r.verdicts)
-    assert sum(v.verdict == "effect shown" for v in r.verdicts) == 4
-    assert r.metrics["synthetic_imbalanced_max"] < 1e-3 and r.metrics["synthetic_nc1_max"] < 1e-6
+def test_synthetic_suite_sgd_records_curves_for_all_variants():
+    r = synthetic_suite(2, d=8, steps=40, every=20, seed=1)
+    assert set(r) == {"balanced", "balanced_bias", "imbalanced"}
+    assert [r[v]["target"] for v in ("balanced", "balanced_bias", "imbalanced")] == ["orthogonal", "etf", "imbalanced"]
+    assert [c["step"] for c in r["balanced"]["curve"]] == [0, 20, 40] and r["imbalanced"]["n_per_class"] == N_IMB
+    assert r["balanced"]["curve"][-1]["loss"] < r["balanced"]["curve"][0]["loss"]
+    per = r["imbalanced"]["final"]
+    assert r["imbalanced"]["worst"] == worst(per) == max(d[k] for d in per for k in ("NC1", "NC2_W", "NC2_H", "NC3"))
+    assert r["imbalanced"]["worst_nc1"] == max(d["NC1"] for d in per)
+    with pytest.raises(ValueError, match="solver must be"):
+        synthetic_suite(1, solver="adam")
 
 
-def test_full_protocol_runs_at_tiny_size(tmp_path, require_data):
+def test_ufm_part_alone_through_overrides(tmp_path):
+    r = pz.reproduce("neural-collapse", "smoke", overrides={"network": False, "syn_d": 16}, out=tmp_path,
+                     progress=False)
+    assert not any(k.startswith("net_") for k in r.metrics) and r.config["network"] is False
+    by = {v.metric: v.verdict for v in r.verdicts}
+    assert by["synthetic_imbalanced_max"] == "effect shown" and by["synthetic_nc1_max"] == "effect shown"
+    assert r.tables["ufm"]["columns"] == ["variant", "target", "M=2"]
+    with pytest.raises(ValueError, match="nothing to run"):
+        pz.reproduce("neural-collapse", "smoke", overrides={"network": False, "ufm": False}, out=tmp_path)
+
+
+def test_tiny_full_protocol_through_overrides(tmp_path, require_data):
     require_data("cifar10")
-    ctx = pz.train.RunContext(protocol="full", out=tmp_path, show_progress=False)
-    m = run_protocol(ctx, tiny_full())
+    tiny = {"syn_depths": (1, 2), "syn_steps": 20, "syn_every": 10, "per_class": 8, "imb_groups": ((3, 12), (3, 8), (4, 4)),
+            "depth": 1, "width": 16, "net_depths": (1, 2), "imb_depths": (2,), "epochs": 1, "batch_size": 32,
+            "test_size": 50}
+    r = pz.reproduce("neural-collapse", "full", overrides=tiny, out=tmp_path, progress=False)
+    assert r.config["dataset"] == "cifar10" and r.config["batchnorm"] and r.config["width"] == 16
     assert {"synthetic_imbalanced_max", "net_train_acc", "net_nc1_drop", "net_of_max",
-            "net_imbalanced_of_over_cf"} <= set(m)
-    assert all(math.isfinite(v) for v in m.values())
-    assert len(ctx.details["network_curves"]["balanced_M2"]) == 2  # init + 1 epoch
-
-
-def test_readme_tables_are_the_recorded_result():
-    from pathlib import Path
-
-    from paperzoo.papers.neural_collapse.reproduce import results_markdown
-
-    root = Path(__file__).resolve().parents[2]
-    record = root / "results" / "neural-collapse" / "cpu-cpu.json"
-    if not record.is_file():
-        pytest.skip("no cpu record")
-    readme = (root / "src" / "paperzoo" / "papers" / "neural_collapse" / "README.md").read_text()
-    for table in results_markdown(record).split("\n\n"):
-        assert table in readme
+            "net_imbalanced_of_over_cf"} <= set(r.metrics)
+    assert all(math.isfinite(v) for v in r.metrics.values())
+    assert [row[0] for row in r.tables["network"]["rows"]] == ["balanced_M1", "balanced_M2", "imbalanced_M2"]
+    assert r.curves["network_NC1"]["x"] == [0, 1] and r.curves["ufm"]["x"] == [0, 10, 20]
+    assert r.metrics["net_of_max"] == max(r.metrics[f"net_balanced_M{M}_of_{k}"] for M in (1, 2) for k in ("NC2_H", "NC3"))

@@ -26,13 +26,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
-from paperzoo.nn import collect_features
 from paperzoo.papers.neural_collapse.closed_form import ImbalancedOptimum
-from paperzoo.registry import register_probe
 
-__all__ = ["TARGETS", "deep_linear_nc_metrics", "model_nc_metrics", "nc1", "nc_metrics", "target_matrix"]
+__all__ = ["TARGETS", "deep_linear_nc_metrics", "nc1", "nc_metrics", "target_matrix"]
 
 TARGETS = ("orthogonal", "etf", "imbalanced")
 
@@ -137,7 +134,6 @@ def _dist(A: torch.Tensor, T: torch.Tensor) -> float:
     return float(torch.linalg.matrix_norm(A / n - T))
 
 
-@register_probe("nc_metrics", paper="neural-collapse")
 def nc_metrics(features: Any, labels: Any, classifier_weight: Any = None, *, num_classes: int | None = None,
                target: str = "orthogonal", predicted: Any = None) -> dict[str, float]:
     """Neural-collapse metrics of one layer: NC1, NC2_H and, given the classifier, NC2_W and NC3.
@@ -199,18 +195,3 @@ def deep_linear_nc_metrics(layer_features: Sequence[Any], weights: Sequence[Any]
         per_layer = [predicted] * M
     return [nc_metrics(f, labels, P, num_classes=num_classes, target=target, predicted=t)
             for f, P, t in zip(layer_features, prods, per_layer)]
-
-
-def model_nc_metrics(model: nn.Module, inputs: Any, labels: Any, head: Sequence[str | nn.Linear], *,
-                     num_classes: int | None = None, target: str = "orthogonal", predicted: Any = None,
-                     batch_size: int = 1000) -> list[dict[str, float]]:
-    """Per-layer NC metrics of any model whose last layers ``head`` (names or ``nn.Linear`` modules, in
-    forward order W_1 .. W_M) are linear: features entering each are collected with the kernel's
-    ``paperzoo.nn.collect_features`` forward hooks. Bias terms are ignored, as in the official code."""
-    named = dict(model.named_modules())
-    mods = [named[h] if isinstance(h, str) and h in named else h for h in head]
-    if not all(isinstance(m, nn.Linear) for m in mods):
-        raise TypeError(f"head must name nn.Linear layers of the model, got {[type(m).__name__ for m in mods]}")
-    feats = collect_features(model, inputs, mods, which="input", batch_size=batch_size)
-    return deep_linear_nc_metrics(list(feats.values()), [m.weight for m in mods], labels,
-                                  num_classes=num_classes, target=target, predicted=predicted)
