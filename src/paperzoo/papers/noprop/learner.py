@@ -1,8 +1,7 @@
-"""Training loops: the NoProp-DT ``Learner`` (Algorithm 1) and the back-prop baseline (kernel ``fit``)."""
+"""Training: the NoProp-DT ``Learner`` (Algorithm 1) and the back-prop baseline (the kernel's ``fit``),
+plus the chain's evaluation (stochastic over sampling seeds, and deterministic)."""
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -16,41 +15,36 @@ from paperzoo.train.log import Progress
 ORDERS = ("blockwise", "fused")
 
 
-@torch.no_grad()
-def chain_accuracy(model: DiffusionChain, data: TensorSet, *, stochastic: bool = True, seed: int = 0,
-                   batch_size: int = 1000) -> float:
-    """Test accuracy in % of the inference chain; stochastic runs draw noise from a generator
-    seeded with ``seed`` (the global RNG is untouched). Eval mode, no grad."""
-    was = model.training
-    model.eval()
+def chain_predictions(model: DiffusionChain, data: TensorSet, *, stochastic: bool = True, seed: int = 0,
+                      batch_size: int = 1000) -> torch.Tensor:
+    """Predicted classes (N,) of the inference chain; stochastic runs draw their noise from a generator
+    seeded with ``seed`` (the global RNG is untouched). ``predict`` runs in eval mode, no grad."""
     dev = next(model.parameters()).device
     g = torch.Generator(device=dev).manual_seed(seed) if stochastic else None
-    correct = 0
-    for i in range(0, len(data), batch_size):
-        x, y = data.x[i:i + batch_size].to(dev), data.y[i:i + batch_size].to(dev)
-        correct += int((model.predict(x, stochastic, g).argmax(-1) == y).sum())
-    model.train(was)
-    return 100.0 * correct / max(len(data), 1)
+    return torch.cat([model.predict(data.x[i:i + batch_size].to(dev), stochastic, g).argmax(-1).cpu()
+                      for i in range(0, len(data), batch_size)])
 
 
-def chain_metrics(model: DiffusionChain, data: TensorSet, *, seeds: Sequence[int] = (0,), deterministic: bool = True,
-                  batch_size: int = 1000) -> dict:
-    """``acc`` = mean stochastic accuracy over ``seeds`` (%), ``acc_seeds`` the list, ``acc_det`` eps = 0."""
+def chain_accuracy(model: DiffusionChain, data: TensorSet, **kw) -> float:
+    """Test accuracy in % of the chain's predictions (keywords as :func:`chain_predictions`)."""
+    return 100.0 * float((chain_predictions(model, data, **kw) == data.y).double().mean())
+
+
+def chain_metrics(model: DiffusionChain, data: TensorSet, *, seeds: Sequence[int] = (0,), batch_size: int = 1000) -> dict:
+    """``acc``: mean stochastic accuracy over ``seeds`` (%), ``acc_seeds`` the list; ``acc_det``: the
+    deterministic chain (z_0 = 0, eps = 0); ``classes_used``: distinct classes it predicts."""
     accs = [chain_accuracy(model, data, stochastic=True, seed=s, batch_size=batch_size) for s in seeds]
+    det = chain_predictions(model, data, stochastic=False, batch_size=batch_size)
     out: dict[str, Any] = {"acc": sum(accs) / len(accs), "acc_seeds": accs} if accs else {}
-    if deterministic:
-        out["acc_det"] = chain_accuracy(model, data, stochastic=False, batch_size=batch_size)
-    return out
+    return {**out, "acc_det": 100.0 * float((det == data.y).double().mean()), "classes_used": int(det.unique().numel())}
 
 
 def _make_optimizer(optimizer, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     if optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if callable(optimizer):
         return optimizer(params)
-    raise ValueError(f"optimizer must be 'adamw', 'adam' or params -> Optimizer, got {optimizer!r}")
+    raise ValueError(f"optimizer must be 'adamw' or params -> Optimizer, got {optimizer!r}")
 
 
 class NoPropLearner(Learner):
@@ -68,37 +62,35 @@ class NoPropLearner(Learner):
     shared theta_out / W_embed, stepped together with whichever block is trained. Adam's state is per
     parameter, so this equals one AdamW over everything (a step on ``L_t`` moves only theta_t,
     theta_out, W_embed); it is split only to skip the other blocks' parameters (speed).
+    ``evaluate`` reports :func:`chain_metrics` over ``eval_seeds``.
     """
 
     def __init__(self, model: NoPropDT, *, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-3,
-                 optimizer: str | Callable = "adamw", order: str = "blockwise", eval_seeds: Sequence[int] = (0,),
-                 eval_deterministic: bool = True, eval_batch_size: int = 1000):
+                 optimizer: str | Callable = "adamw", order: str = "blockwise", eval_seeds: Sequence[int] = (0,)):
         if not isinstance(model, NoPropDT):
             raise TypeError(f"model must be a NoPropDT, got {type(model).__name__}")
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.model, self.batch_size, self.order = model, batch_size, order
-        shared = [p for p in model.parameters() if not any(p is q for q in model.blocks.parameters())]
+        self.model, self.batch_size, self.order, self.eval_seeds = model, batch_size, order, tuple(eval_seeds)
+        in_blocks = {id(p) for p in model.blocks.parameters()}
+        shared = [p for p in model.parameters() if id(p) not in in_blocks]
         self.block_opts = [_make_optimizer(optimizer, list(b.parameters()), lr, weight_decay) for b in model.blocks]
         self.shared_opt = _make_optimizer(optimizer, shared, lr, weight_decay)
-        self.eval_seeds, self.eval_deterministic, self.eval_batch_size = tuple(eval_seeds), eval_deterministic, \
-            eval_batch_size
 
     def _batches(self, data: TensorSet) -> int:
         if not isinstance(data, TensorSet):
             raise TypeError(f"data must be a paperzoo TensorSet, got {type(data).__name__}")
-        nb = len(data) // self.batch_size
-        if nb == 0:
+        if len(data) < self.batch_size:
             raise ValueError(f"{len(data)} samples give no full batch of {self.batch_size}; lower batch_size")
-        return nb
+        return len(data) // self.batch_size
 
     def steps_per_epoch(self, data: TensorSet) -> int:
-        nb = self._batches(data)
-        return nb * self.model.T if self.order == "blockwise" else nb
+        return self._batches(data) * (self.model.T if self.order == "blockwise" else 1)
 
-    def _step(self, loss: torch.Tensor, opts: list[torch.optim.Optimizer]) -> None:
+    @staticmethod
+    def _step(loss: torch.Tensor, opts: list[torch.optim.Optimizer]) -> None:
         for o in opts:
             o.zero_grad(set_to_none=True)
         loss.backward()
@@ -107,12 +99,10 @@ class NoPropLearner(Learner):
 
     def train_epoch(self, data: TensorSet, *, epoch: int, generator: torch.Generator, progress: Progress) -> dict:
         m, T, bs = self.model, self.model.T, self.batch_size
-        t0 = time.perf_counter()
-        nb, n = self._batches(data), len(data)
+        nb = self._batches(data)
         dev = next(m.parameters()).device
         m.train()
-        block_loss = [torch.zeros((), device=dev) for _ in range(T)]
-        block_mse = [torch.zeros((), device=dev) for _ in range(T)]
+        sums = torch.zeros(2, T, device=dev)  # per block: summed loss, summed denoising MSE
 
         def batch(perm: torch.Tensor, b: int):
             idx = perm[b * bs:(b + 1) * bs]
@@ -120,30 +110,25 @@ class NoPropLearner(Learner):
 
         if self.order == "blockwise":
             for t in range(1, T + 1):
-                perm = torch.randperm(n, generator=generator)  # each block's pass sees its own shuffle
+                perm = torch.randperm(len(data), generator=generator)  # each block's pass sees its own shuffle
                 for b in range(nb):
                     parts = m.block_loss(t, *batch(perm, b), return_parts=True)
                     self._step(parts["loss"], [self.block_opts[t - 1], self.shared_opt])
-                    block_loss[t - 1] += parts["loss"].detach()
-                    block_mse[t - 1] += parts["mse"].detach()
+                    sums[:, t - 1] += torch.stack([parts["loss"], parts["mse"]]).detach()
                     progress.advance(block=t)
         else:
-            perm = torch.randperm(n, generator=generator)
+            perm = torch.randperm(len(data), generator=generator)
             for b in range(nb):
                 x, y = batch(perm, b)
                 parts = [m.block_loss(t, x, y, return_parts=True) for t in range(1, T + 1)]
                 self._step(torch.stack([p["loss"] for p in parts]).sum(), self.block_opts + [self.shared_opt])
-                for t, p in enumerate(parts):
-                    block_loss[t] += p["loss"].detach()
-                    block_mse[t] += p["mse"].detach()
+                sums += torch.stack([torch.stack([p["loss"], p["mse"]]) for p in parts], 1).detach()
                 progress.advance()
-        per_block = [float(v) / nb for v in block_loss]
-        return {"loss": sum(per_block) / T, "block_loss": per_block, "block_mse": [float(v) / nb for v in block_mse],
-                "seconds": round(time.perf_counter() - t0, 2)}
+        per_block = (sums / nb).tolist()
+        return {"loss": sum(per_block[0]) / T, "block_loss": per_block[0], "block_mse": per_block[1]}
 
     def evaluate(self, data: TensorSet) -> dict:
-        return chain_metrics(self.model, data, seeds=self.eval_seeds, deterministic=self.eval_deterministic,
-                             batch_size=self.eval_batch_size)
+        return chain_metrics(self.model, data, seeds=self.eval_seeds)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "block_opts": [o.state_dict() for o in self.block_opts],
@@ -156,23 +141,20 @@ class NoPropLearner(Learner):
         self.shared_opt.load_state_dict(state["shared_opt"])
 
 
-def train_backprop_baseline(model: BackpropBaseline, data: TensorSet, *, epochs: int, batch_size: int = 128,
-                            lr: float = 1e-3, weight_decay: float = 1e-3, eval_data: TensorSet | None = None,
-                            eval_seeds: Sequence[int] = (0,), run_dir: str | Path | None = None,
-                            resume: bool = False, seed: int = 0, device: str | torch.device = "cpu",
-                            progress: bool | None = None) -> list[dict]:
-    """Back-prop through the sampled chain with the kernel's ``fit`` (same optimizer, batch and
-    epochs as NoProp): loss ``CE(W_out z_T + b, y)``, z_T from a freshly sampled path per batch."""
+def train_backprop_baseline(model: BackpropBaseline, data: TensorSet, *, epochs: int, ctx: Any = None,
+                            batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 1e-3,
+                            eval_data: TensorSet | None = None, eval_seeds: Sequence[int] = (0,),
+                            desc: str = "back-prop baseline") -> list[dict]:
+    """Back-prop through the sampled chain with the kernel's ``fit`` (same optimizer, batch and epochs
+    as NoProp): loss ``CE(logits of block T, y)``, a fresh path (z_0, eps_t) per batch. ``ctx`` is a
+    ``RunContext`` (folder, resume, seed, device, progress)."""
     if not isinstance(model, BackpropBaseline):
         raise TypeError(f"model must be a BackpropBaseline, got {type(model).__name__}")
 
-    def loss_fn(net, x, y):
-        return F.cross_entropy(net(x), y)
-
-    def eval_fn(net):
+    def eval_fn(net, epoch):
         return chain_metrics(net, eval_data, seeds=eval_seeds) if eval_data is not None else {}
 
-    res = fit(model, data, epochs=epochs, batch_size=batch_size, loss_fn=loss_fn,
-              optimizer=lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=weight_decay), eval_fn=eval_fn,
-              run_dir=run_dir, resume=resume, seed=seed, device=device, progress=progress, desc="backprop baseline")
+    res = fit(model, data, epochs=epochs, batch_size=batch_size, loss_fn=lambda net, x, y: F.cross_entropy(net(x), y),
+              optimizer=lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=weight_decay), eval_fn=eval_fn, ctx=ctx,
+              desc=desc)
     return res.history
