@@ -96,6 +96,16 @@ def driver():
     d.quit()
 
 
+ROWS_JS = """return Array.from(document.querySelectorAll(arguments[0])).map(tr => Object.assign(
+  {key: tr.dataset.metric || tr.dataset.slug},
+  Object.fromEntries(Array.from(tr.querySelectorAll("td[class]")).map(td => [td.className, td.innerText.trim()]))));"""
+
+
+def _rows(driver, selector: str) -> list[dict]:
+    """The rows under ``selector`` as the browser renders them: ``{key, <td class>: text}`` (one round trip)."""
+    return driver.execute_script(ROWS_JS, selector)
+
+
 def _open(driver, path: Path) -> list[dict]:
     driver.get(path.as_uri())
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -166,18 +176,15 @@ def _records(site, slug) -> list[Result]:
 
 def test_index_rows_match_the_record_files(site, driver):
     _open(driver, site["out"] / "index.html")
-    rows = driver.find_elements(By.CSS_SELECTOR, "#papers tbody tr")
-    slugs = [r.get_attribute("data-slug") for r in rows]
-    assert set(slugs) >= {e["slug"] for e in registry.roadmap()} | {p.slug for p in registry.list_papers()}
+    rows = {r["key"]: r for r in _rows(driver, "#papers tbody tr")}
+    assert set(rows) >= {e["slug"] for e in registry.roadmap()} | {p.slug for p in registry.list_papers()}
     for p in site["papers"]:
-        tr = rows[slugs.index(p.slug)]
         ours, verdict, proto = _expected_headline(p, _records(site, p.slug))
-        cells = {c: tr.find_element(By.CSS_SELECTOR, f"td.{c}").text for c in ("ours", "theirs", "verdict", "protocol")}
-        assert cells["ours"] == ours and cells["theirs"] == _fmt(p.headline.paper) and cells["protocol"] == proto
-        assert cells["verdict"].startswith(verdict), (p.slug, cells)
-    mine = rows[slugs.index(site["mine"].slug)]
-    assert mine.find_element(By.CSS_SELECTOR, "td.ours").text == "0.1235"  # the record the test wrote
-    assert "stale" in mine.find_element(By.CSS_SELECTOR, "td.verdict").text
+        row = rows[p.slug]
+        assert (row["ours"], row["theirs"], row["protocol"]) == (ours, _fmt(p.headline.paper), proto), row
+        assert row["verdict"].startswith(verdict), row
+    mine = rows[site["mine"].slug]
+    assert mine["ours"] == "0.1235" and "stale" in mine["verdict"]  # the record the test wrote, re-judged
 
 
 def test_paper_page_rows_match_the_record_files(site, driver):
@@ -185,11 +192,11 @@ def test_paper_page_rows_match_the_record_files(site, driver):
         _open(driver, site["out"] / "papers" / f"{p.slug}.html")
         for r in _records(site, p.slug):
             fresh = {v.metric: v for v in r.rejudge(p.claims).verdicts}
-            trs = driver.find_elements(By.CSS_SELECTOR, f"#verdicts-{r.protocol}-{r.device} tbody tr")
-            assert [tr.get_attribute("data-metric") for tr in trs] == list(fresh)
-            for tr in trs:
-                v = fresh[tr.get_attribute("data-metric")]
-                got = [tr.find_element(By.CSS_SELECTOR, f"td.{c}").text for c in ("ours", "theirs", "band", "verdict")]
+            rows = _rows(driver, f"#verdicts-{r.protocol}-{r.device} tbody tr")
+            assert [row["key"] for row in rows] == list(fresh)
+            for row in rows:
+                v = fresh[row["key"]]
+                got = [row["ours"], row["theirs"], row["band"], row["verdict"]]
                 assert got == [_fmt(v.ours), _fmt(v.paper), v.band or "-", v.verdict], (p.slug, r.protocol, got)
     _open(driver, site["out"] / "papers" / f"{site['mine'].slug}.html")
     body = driver.find_element(By.TAG_NAME, "body").text
