@@ -1,150 +1,140 @@
-"""The paper's MNIST experiment: a 20 x 50 ReLU MLP from a poor init, plain SGD, with and
-without annealed gradient noise, over a grid of (eta, lr, seed) runs (paper, Table 1).
+"""The paper's MNIST experiment (Sec. 4.1, Table 1): the 20 x 50 ReLU MLP trained with plain SGD,
+with and without annealed gradient noise, summarised per Table 1 row as best and average test
+accuracy over every run of the row (both learning rates and all seeds pooled, as the paper's
+"best / average over 40 runs": 20 runs x lr {0.1, 0.01}).
 
-``deep_mlp`` builds the network; ``train_run`` trains one cell with ``paperzoo.train.fit``;
-``grid`` runs the whole grid (each run a resumable unit) and summarises best / mean test
-accuracy per (eta, lr) cell, which is the form of the paper's Table 1.
+``train_run`` trains one run (one init, clip, eta, lr and seed) with ``paperzoo.train.fit``;
+``table1_metrics`` turns runs into the Table 1 cells; ``summarise`` groups runs into cells.
 """
 from __future__ import annotations
 
-import itertools
 import statistics
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import torch
-from torch import nn
 
 from paperzoo.data import Splits, TensorSet
-from paperzoo.nn import MLP
+from paperzoo.papers.gradient_noise.model import deep_mlp
 from paperzoo.papers.gradient_noise.noise import NoisyOptimizer
-from paperzoo.registry import register_model
-from paperzoo.train import accuracy, fit
+from paperzoo.train import DivergenceError, RunContext, accuracy, fit
 
-__all__ = ["deep_mlp", "train_run", "grid", "summarise", "format_table", "prepare_data"]
+__all__ = ["ROWS", "STATS", "TABLE1", "prepare_data", "summarise", "table1_metrics", "table1_rows", "train_run"]
 
-INITS = ("normal", "he", "torch")
+# Table 1 rows: key -> (experiment number, init, global-norm clip threshold or None).
+ROWS: dict[str, tuple[int, str, float | None]] = {
+    "simple_noclip": (1, "simple", None),
+    "simple_clip100": (2, "simple", 100.0),
+    "simple_clip10": (3, "simple", 10.0),
+    "he_clip10": (5, "he", 10.0),
+    "zero_clip10": (6, "zero", 10.0),
+}
 
-
-@register_model("gradnoise_deep_mlp", paper="gradient-noise", tasks=("mnist",))
-def deep_mlp(depth: int = 20, width: int = 50, init_std: float = 0.1, *, init: str = "normal",
-             in_dim: int = 784, num_classes: int = 10) -> MLP:
-    """The paper's very deep MNIST MLP: ``depth`` hidden ReLU layers of ``width`` units, then a
-    linear softmax layer; input (N, 784) or (N, 1, 28, 28) -> logits (N, num_classes).
-
-    ``init="normal"``: weights N(0, init_std^2), biases 0 -- the card's reading of the paper's
-    "simple / poor" init (std 0.1 with fan-in 50 halves activations per layer). ``init="he"``: the
-    good-init control, weights N(0, 2 / fan_in), biases 0. ``init="torch"``: PyTorch's default.
-    Draws from the global RNG (seed it around the call).
-    """
-    if not isinstance(depth, int) or depth < 1 or not isinstance(width, int) or width < 1:
-        raise ValueError(f"depth and width must be positive ints, got depth={depth!r}, width={width!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
-    if init == "normal" and not (isinstance(init_std, (int, float)) and init_std > 0):
-        raise ValueError(f"init_std must be a positive number for init='normal', got {init_std!r}")
-    model = MLP([in_dim] + [width] * depth + [num_classes], act=nn.ReLU,
-                init_std=float(init_std) if init == "normal" else None)
-    if init == "he":
-        for lin in model.linears:
-            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
-            nn.init.zeros_(lin.bias)
-    return model
+# The paper's cells (Table 1, % test accuracy over 40 runs): (no-noise best, no-noise average,
+# noise best, noise average). Experiment 4 (Sussillo & Abbott init) is not implemented here.
+TABLE1: dict[str, tuple[float, float, float, float]] = {
+    "simple_noclip": (89.9, 43.1, 96.7, 52.7),
+    "simple_clip100": (90.0, 46.3, 96.7, 52.3),
+    "simple_clip10": (95.7, 51.6, 97.0, 53.6),
+    "he_clip10": (97.4, 91.7, 97.2, 91.7),
+    "zero_clip10": (11.4, 10.1, 94.5, 49.7),
+}
+STATS = ("plain_best", "plain_mean", "noise_best", "noise_mean")
 
 
-def prepare_data(splits: Splits, n_train: int | None = None, n_test: int | None = None) -> tuple[TensorSet, TensorSet]:
-    """Flattened, contiguous float32 train/test tensors (the first ``n_train`` / ``n_test`` samples)."""
+def prepare_data(splits: Splits, n_train: int | None = None, n_test: int | None = None, *,
+                 scale: float = 1.0) -> tuple[TensorSet, TensorSet]:
+    """Flattened float32 train / test sets (the first ``n_train`` / ``n_test`` images), pixels
+    multiplied by ``scale`` (1: the kernel's [0, 1] MNIST; 255: raw byte values)."""
+    if not (isinstance(scale, (int, float)) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+
     def flat(ts: TensorSet, n: int | None) -> TensorSet:
+        if n is not None and not 0 < n <= len(ts):
+            raise ValueError(f"asked for {n} {ts.name} images, have {len(ts)}")
         ts = ts.subset(n) if n is not None else ts
-        return TensorSet(ts.x.reshape(len(ts), -1).float().contiguous(), ts.y.contiguous(), ts.name)
+        return TensorSet((ts.x.reshape(len(ts), -1).float() * float(scale)).contiguous(), ts.y.contiguous(), ts.name)
 
     return flat(splits.train, n_train), flat(splits.test, n_test)
 
 
-def train_run(train: TensorSet, test: TensorSet, *, eta: float, lr: float, seed: int, epochs: int,
-              depth: int = 20, width: int = 50, init_std: float = 0.1, init: str = "normal", gamma: float = 0.55,
-              batch_size: int = 128, clip: float | None = 100.0, run_dir: str | Path | None = None,
-              resume: bool = False, progress: bool | None = False, device: str | torch.device = "cpu",
-              on_step: Callable[[int, float], None] | None = None) -> dict:
-    """Train one (eta, lr, seed) cell with plain SGD (no momentum) wrapped in ``NoisyOptimizer``.
+def train_run(ctx: RunContext, train: TensorSet, test: TensorSet, *, init: str, clip: float | None, eta: float,
+              lr: float, epochs: int, gamma: float = 0.55, batch_size: int = 128, depth: int = 20,
+              width: int = 50) -> dict:
+    """Train one run with plain SGD (no momentum) wrapped in ``NoisyOptimizer`` (eta = 0: no noise).
 
-    ``seed`` fixes three independent streams: the init (global RNG, restored afterwards), the data
-    order (``fit``'s per-epoch generator) and the noise (the wrapper's own generator, seeded with a
-    different number), so runs that differ only in ``eta`` see the same init and the same batches.
-    Returns final test accuracy (%), the per-epoch test accuracy curve and the final loss.
+    ``ctx.seed`` fixes the init (global RNG, restored afterwards) and the data order (``fit``); the
+    noise has its own generator seeded from ``ctx.seed``, so two runs with the same ``ctx.seed`` that
+    differ only in ``eta`` see the same init and the same batches. Order per step (kernel ``fit``):
+    backward, global-norm clip at ``clip``, then ``step()`` adds the noise (unclipped) and updates.
+    Returns the final test accuracy (%), the per-epoch curve, the final training loss and whether the
+    run diverged (then the rest of its curve is the accuracy of the diverged weights).
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = deep_mlp(depth, width, init_std, init=init, in_dim=train.x[0].numel(),
-                         num_classes=max(train.num_classes, test.num_classes))
+        torch.manual_seed(ctx.seed)
+        model = deep_mlp(train.x[0].numel(), max(train.num_classes, test.num_classes), width=width, depth=depth,
+                         init=init)
     opt = NoisyOptimizer(torch.optim.SGD(model.parameters(), lr=lr), eta=eta, gamma=gamma,
-                         seed=1_000_003 * seed + 777_767)
-    res = fit(model, train, epochs=epochs, batch_size=batch_size, optimizer=opt, clip_grad_norm=clip,
-              eval_fn=lambda m: {"test_acc": 100.0 * accuracy(m, test, batch_size=5000, device=device)},
-              run_dir=run_dir, resume=resume, seed=seed, device=device, progress=progress,
-              desc=f"eta={eta:g} lr={lr:g} seed={seed}", log_every=0, on_step=on_step)
-    curve = [round(float(r["test_acc"]), 2) for r in res.history]
-    return {"eta": eta, "lr": lr, "seed": seed, "test_acc": curve[-1] if curve else float("nan"),
-            "curve": curve, "final_loss": float(res.last_loss), "steps": res.steps}
+                         seed=(1_000_003 * ctx.seed + 777_767) % (2**62))
+    curve: list[float] = []
+
+    def evaluate(m: torch.nn.Module, epoch: int) -> dict:
+        curve.append(round(100.0 * accuracy(m, test, batch_size=5000, device=ctx.device), 2))
+        return {"test_acc": curve[-1]}
+
+    try:
+        res = fit(model, train, ctx=ctx, epochs=epochs, batch_size=batch_size, optimizer=opt, clip_grad_norm=clip,
+                  eval_fn=evaluate, desc=f"{init} clip={clip} eta={eta:g} lr={lr:g}", log_every=0)
+        curve, loss, diverged = [float(r["test_acc"]) for r in res.history], float(res.last_loss), False
+    except DivergenceError:
+        # A diverged run (NaN/inf loss: possible without clipping, as in Exp 1) counts as what its
+        # non-finite weights predict, for the rest of its epochs.
+        loss, diverged = float("nan"), True
+        curve += [round(100.0 * accuracy(model, test, batch_size=5000, device=ctx.device), 2)] * (epochs - len(curve))
+    return {"init": init, "clip": clip, "eta": eta, "lr": lr, "seed": ctx.seed, "test_acc": curve[-1],
+            "curve": curve, "final_loss": loss, "diverged": diverged}
 
 
-def summarise(runs: Sequence[dict]) -> list[dict]:
-    """Group runs by (init, clip, eta, lr): best and mean final test accuracy (%) over seeds."""
-    cells: dict[tuple, list[dict]] = {}
+def summarise(runs: Sequence[dict], by: Sequence[str] = ("init", "clip", "eta", "lr")) -> list[dict]:
+    """Group runs by the keys ``by``: per cell ``n``, ``best`` (max) and ``mean`` final test accuracy (%)."""
+    cells: dict[tuple, list[float]] = {}
     for r in runs:
-        cells.setdefault((r.get("init", "normal"), r.get("clip"), r["eta"], r["lr"]), []).append(r)
-    out = []
-    for (init, clip, eta, lr), rs in cells.items():
-        accs = [r["test_acc"] for r in rs]
-        out.append({"init": init, "clip": clip, "eta": eta, "lr": lr, "n": len(accs),
-                    "best": max(accs), "mean": statistics.fmean(accs), "accs": accs})
+        cells.setdefault(tuple(r[k] for k in by), []).append(float(r["test_acc"]))
+    return [{**dict(zip(by, key)), "n": len(accs), "best": max(accs), "mean": statistics.fmean(accs)}
+            for key, accs in cells.items()]
+
+
+def table1_metrics(runs: Sequence[dict]) -> dict[str, float]:
+    """Table 1 cells from ``runs``: for every row of ``ROWS`` that has runs, ``<row>_plain_best``,
+    ``<row>_plain_mean`` (eta = 0), ``<row>_noise_best``, ``<row>_noise_mean`` (eta > 0), pooled over
+    learning rates and seeds, and the gains ``<row>_gain_mean`` / ``<row>_gain_best`` (noise minus no
+    noise, percentage points). A row needs both noisy and noise-free runs."""
+    out: dict[str, float] = {}
+    for row, (_, init, clip) in ROWS.items():
+        mine = [r for r in runs if r["init"] == init and r["clip"] == clip]
+        plain = [float(r["test_acc"]) for r in mine if r["eta"] == 0]
+        noisy = [float(r["test_acc"]) for r in mine if r["eta"] > 0]
+        if not mine:
+            continue
+        if not plain or not noisy:
+            raise ValueError(f"Table 1 row {row!r} needs runs with and without noise (have {len(plain)} / {len(noisy)})")
+        cell = {"plain_best": max(plain), "plain_mean": statistics.fmean(plain),
+                "noise_best": max(noisy), "noise_mean": statistics.fmean(noisy)}
+        out.update({f"{row}_{k}": v for k, v in cell.items()})
+        out[f"{row}_gain_mean"] = cell["noise_mean"] - cell["plain_mean"]
+        out[f"{row}_gain_best"] = cell["noise_best"] - cell["plain_best"]
     return out
 
 
-def grid(etas: Sequence[float], lrs: Sequence[float], seeds: Sequence[int], epochs: int, n_train: int | None = None,
-         *, data: Splits | tuple[TensorSet, TensorSet] | None = None, n_test: int | None = None,
-         clips: Sequence[float | None] = (100.0,), inits: Sequence[str] = ("normal",),
-         cached: Callable[[str, Callable[[], Any]], Any] | None = None,
-         run_root: str | Path | None = None, resume: bool = False,
-         on_run: Callable[[dict], None] | None = None, progress: bool | None = False, **run_kwargs) -> list[dict]:
-    """Run every (init, clip, eta, lr, seed) combination and return the per-cell table
-    (``summarise``): best and mean final test accuracy (%) over ``seeds``, plus all accuracies.
-
-    ``data``: MNIST ``Splits`` (default ``paperzoo.data.load_mnist()``) or prepared (train, test).
-    ``cached(name, fn)`` (e.g. ``ctx.cached``) makes each run a resumable unit; ``run_root`` keeps a
-    per-run checkpoint folder so a killed run continues mid-training with ``resume=True``.
-    ``on_run(row)`` is called after each run (for logging). Remaining kwargs go to ``train_run``.
-    """
-    if data is None:
-        from paperzoo.data import load_mnist
-
-        data = load_mnist()
-    train, test = prepare_data(data, n_train, n_test) if isinstance(data, Splits) else data
-    if n_train is not None and not isinstance(data, Splits):
-        train = train.subset(n_train)
-    runs = []
-    for init, clip, eta, lr, seed in itertools.product(inits, clips, etas, lrs, seeds):
-        name = f"init-{init}_clip-{clip}_eta-{eta:g}_lr-{lr:g}_seed-{seed}"
-        rd = Path(run_root) / name if run_root is not None else None
-
-        def one(init=init, clip=clip, eta=eta, lr=lr, seed=seed, rd=rd):
-            row = train_run(train, test, eta=eta, lr=lr, seed=seed, epochs=epochs, init=init, clip=clip,
-                            run_dir=rd, resume=resume, progress=progress, **run_kwargs)
-            return {"init": init, "clip": clip, **row}
-
-        row = cached(name, one) if cached is not None else one()
-        runs.append(row)
-        if on_run is not None:
-            on_run(row)
-    return summarise(runs)
-
-
-def format_table(cells: Sequence[dict]) -> str:
-    """The grid as a Markdown table (one row per cell)."""
-    lines = ["| init | clip | eta | lr | n | best test acc (%) | mean test acc (%) | all runs (%) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for c in cells:
-        runs = ", ".join(f"{a:.2f}" for a in c["accs"])
-        lines.append(f"| {c['init']} | {c['clip']} | {c['eta']:g} | {c['lr']:g} | {c['n']} | {c['best']:.2f} | "
-                     f"{c['mean']:.2f} | {runs} |")
-    return "\n".join(lines)
+def table1_rows(runs: Sequence[dict]) -> list[dict]:
+    """The Table 1 comparison (ours vs paper) as table rows, for every row of ``ROWS`` that has runs."""
+    metrics, rows = table1_metrics(runs), []
+    for row, (exp, init, clip) in ROWS.items():
+        if f"{row}_plain_best" not in metrics:
+            continue
+        for i, stat in enumerate(STATS):
+            noisy = stat.startswith("noise")
+            n = sum(r["init"] == init and r["clip"] == clip and (r["eta"] > 0) == noisy for r in runs)
+            rows.append({"experiment": exp, "init": init, "clip": "none" if clip is None else clip,
+                         "noise": "yes" if noisy else "no", "stat": stat.split("_")[1], "runs": n,
+                         "ours": round(metrics[f"{row}_{stat}"], 2), "paper": TABLE1[row][i]})
+    return rows

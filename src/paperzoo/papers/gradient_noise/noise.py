@@ -68,8 +68,9 @@ class AnnealedGaussianGradientNoise:
     ``params``: tensors (or optimizer-style param-group dicts); ``apply(step)`` adds the noise of
     update ``step`` in place to each ``p.grad`` that is not None (parameters without a gradient
     are skipped and consume no random numbers) and returns ``sigma_t``. Noise is drawn as one flat
-    vector per (device, dtype) of gradients, split in parameter order, from a dedicated ``torch.Generator`` seeded with ``seed`` (``None``: derived
-    from ``torch.initial_seed()`` without drawing from the global RNG), created lazily on the
+    vector per (device, dtype) of gradients, split in parameter order, from a dedicated
+    ``torch.Generator`` seeded with ``seed`` (``None``: derived from ``torch.initial_seed()``
+    without drawing from the global RNG), created lazily on the
     device of the first gradient. NaN/inf gradient entries stay NaN/inf (noise does not hide a
     divergence). ``eta == 0`` (or ``sigma_t == 0``) leaves gradients bit-identical and draws nothing.
     """
