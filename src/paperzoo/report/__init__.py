@@ -13,7 +13,7 @@ from pathlib import Path
 
 from paperzoo.registry import list_papers
 from paperzoo.report.markdown import detail_page, paper_block, readme_path, rel_prefix, summary_table
-from paperzoo.report.plots import Figure, draw_curve, record_figures
+from paperzoo.report.plots import Figure, available, draw_curve, record_figures
 from paperzoo.report.records import (
     BEGIN,
     END,
@@ -78,7 +78,7 @@ def write_report(root: Path, plots: bool = True, *, rejudge: bool = False) -> li
     recs = judged_records(results_root)
     plots_dir = root / "docs" / "plots"
     figures: dict[str, dict[str, list[Figure]]] = {}
-    if plots:
+    if plots and available():  # without matplotlib the existing figures stay
         before = set(plots_dir.glob("*.png")) if plots_dir.is_dir() else set()
         for slug, js in recs.items():
             for j in js:

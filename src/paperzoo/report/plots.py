@@ -34,6 +34,11 @@ def _pyplot():
     return plt
 
 
+def available() -> bool:
+    """True when matplotlib can be imported (figures are skipped without it)."""
+    return _pyplot() is not None
+
+
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
