@@ -108,7 +108,7 @@ def test_sweep_shows_the_floor_and_the_summaries():
 
     x, y = [1, 2, 3, 4, 5], [5.0, 3.0, 3.0, 1.0, 0.5]
     assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic)
-    assert spearman(x, [5.0, 4.0, 3.0, 1.0, 2.0]) == -0.9  # one adjacent swap: exactly 1 - 6 * 2 / 120 - 1
+    assert spearman(x, [5.0, 4.0, 3.0, 1.0, 2.0]) == -0.9  # one adjacent swap: -(1 - 6 * 2 / 120), exactly
     with pytest.raises(ValueError):
         error_floor_sweep(bump3, [], [10], [0])
 
