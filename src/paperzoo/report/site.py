@@ -18,7 +18,7 @@ from typing import Iterable
 
 from paperzoo.registry import Paper, list_models, list_papers, list_probes, roadmap
 from paperzoo.report.plots import draw_arena, record_figures, safe_name
-from paperzoo.report.readme import ReadmeParts, parse_readme
+from paperzoo.report.readme import ReadmeParts, inline, parse_readme
 from paperzoo.report.records import Judged, as_float, fmt, headline_of, judged_records, wall
 from paperzoo.report.templates import CSS, TEMPLATES
 from paperzoo.results import atomic_write_text
@@ -134,6 +134,12 @@ def _bench(results_root: Path, built: dict[str, str]) -> list[dict]:
     return benches
 
 
+def _first_paragraph(doc: str):
+    """A docstring's first paragraph, RST ``code`` rendered as code."""
+    para = doc.strip().split("\n\n", 1)[0]
+    return inline(" ".join(line.strip() for line in para.splitlines()).replace("``", "`"))
+
+
 def _models(built: dict[str, str], count: bool) -> tuple[list[dict], list[dict]]:
     from paperzoo.nn.budget import count_params
 
@@ -147,9 +153,9 @@ def _models(built: dict[str, str], count: bool) -> tuple[list[dict], list[dict]]
                 params = f"error: {type(e).__name__}"
         models.append({"name": m.name, "paper": m.paper, "href": built.get(m.paper, ""),
                        "tasks": ", ".join(t.name for t in m.tasks), "knob": m.knob or "-", "params": params,
-                       "what": (m.doc.splitlines() or [""])[0]})
+                       "what": _first_paragraph(m.doc)})
     probes = [{"name": p.name, "paper": p.paper, "href": built.get(p.paper, ""), "kinds": ", ".join(p.kinds),
-               "pair": "yes" if p.pair else "-", "what": (p.doc.splitlines() or [""])[0]} for p in list_probes()]
+               "pair": "yes" if p.pair else "-", "what": _first_paragraph(p.doc)} for p in list_probes()]
     return models, probes
 
 
