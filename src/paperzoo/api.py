@@ -45,6 +45,12 @@ def runs_root() -> Path:
     return Path(base) / "paperzoo" / "runs"
 
 
+def code_paths(package: str) -> list[str]:
+    """Pathspecs of the code a paper's run depends on: the kernel and faces, and its own package."""
+    pkg = package.rsplit(".", 1)[-1]
+    return ["src/paperzoo", ":(exclude)src/paperzoo/papers", f"src/paperzoo/papers/{pkg}", "pyproject.toml"]
+
+
 def reproduce(slug: str, protocol: str = "cpu", seed: int = 0, *, overrides: Mapping[str, Any] | None = None,
               device: str = "auto", out: str | Path | None = None, resume: bool = False, record: bool = False,
               progress: bool | None = None, results_dir: str | Path | None = None) -> Result:
@@ -86,7 +92,7 @@ def reproduce(slug: str, protocol: str = "cpu", seed: int = 0, *, overrides: Map
         slug=paper.slug, protocol=protocol, seed=seed, metrics=metrics,
         verdicts=judge(paper.claims, metrics, protocol), wall_seconds=round(wall, 2),
         device=dev.type, device_name=device_name(dev), torch_version=torch.__version__,
-        git_commit=git_commit(project_root()), config=config_dict(cfg), tables=ctx.tables, curves=ctx.curves,
+        git_commit=git_commit(project_root(), code_paths(paper.package)), config=config_dict(cfg), tables=ctx.tables, curves=ctx.curves,
         details=ctx.details,
         notes=ctx.notes + [f"python {platform.python_version()}, {threads} torch threads"]
         + ([f"overrides: {dict(overrides)}"] if overrides else []))

@@ -132,16 +132,18 @@ def judge(claims: tuple[Claim, ...] | list[Claim], metrics: Mapping[str, Any], p
     return out
 
 
-def git_commit(cwd: str | os.PathLike | None = None) -> str:
-    """The current git commit (with ``+dirty`` when the tree has changes), or "unknown"."""
+def git_commit(cwd: str | os.PathLike | None = None, paths: list[str] | None = None) -> str:
+    """The current git commit, with ``+dirty`` when tracked files under ``paths`` (default: the whole
+    tree) differ from it, or "unknown". A reproduction passes its own code (the kernel and its
+    paper's package), so another package's work in progress does not mark its record dirty."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10).stdout.strip()
         if not sha:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *(paths or [])],
+                               cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
