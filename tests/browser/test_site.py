@@ -97,7 +97,7 @@ def driver():
 
 
 ROWS_JS = """return Array.from(document.querySelectorAll(arguments[0])).map(tr => Object.assign(
-  {key: tr.dataset.metric || tr.dataset.slug},
+  {key: tr.dataset.metric || tr.dataset.slug, cells: Array.from(tr.cells).map(td => td.innerText.trim())},
   Object.fromEntries(Array.from(tr.querySelectorAll("td[class]")).map(td => [td.className, td.innerText.trim()]))));"""
 
 
@@ -198,6 +198,9 @@ def test_paper_page_rows_match_the_record_files(site, driver):
                 v = fresh[row["key"]]
                 got = [row["ours"], row["theirs"], row["band"], row["verdict"]]
                 assert got == [_fmt(v.ours), _fmt(v.paper), v.band or "-", v.verdict], (p.slug, r.protocol, got)
+            for i, t in enumerate(r.tables.values(), start=1):  # the stored tables, cell by cell
+                rows = _rows(driver, f"#table-{r.protocol}-{r.device}-{i} tbody tr")
+                assert [row["cells"] for row in rows] == [[_fmt(v) for v in row] for row in t["rows"]], (p.slug, i)
     _open(driver, site["out"] / "papers" / f"{site['mine'].slug}.html")
     body = driver.find_element(By.TAG_NAME, "body").text
     assert "Stale record" in body and "a sweep" in body and "browser-test protocol" in body

@@ -93,7 +93,7 @@ below): {{ rec.j.stale|join("; ") }}</p>{% endif %}
 <td class="theirs">{{ v.paper }}</td><td class="band">{{ v.band }}</td><td class="verdict">{{ verdict(v.verdict) }}</td>
 <td class="reason">{{ v.reason }}</td><td>{{ v.source }}</td></tr>{% endfor %}</tbody></table>
 {% if rec.config %}<h4>Config that ran</h4><p class="config-ran">{% for k, v in rec.config %}<code>{{ k }}={{ v }}</code> {% endfor %}</p>{% endif %}
-<div class="tables">{% for name, t in rec.tables %}<div class="tbl"><h4>{{ name }}</h4>{{ table(t) }}</div>{% endfor %}</div>
+<div class="tables">{% for name, t in rec.tables %}<div class="tbl"><h4>{{ name }}</h4>{{ table(t, "table-" ~ rec.j.key ~ "-" ~ loop.index) }}</div>{% endfor %}</div>
 <div class="figures">{% for f in rec.figures %}<figure><img src="../plots/{{ f.name }}" alt="{{ f.caption }}">
 <figcaption>{{ f.caption }}</figcaption></figure>{% endfor %}</div>
 {% for n in r.notes %}<p class="note">note: {{ n }}</p>{% endfor %}
