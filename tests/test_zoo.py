@@ -143,7 +143,7 @@ def test_model_builds_runs_and_backprops(name):
     out = call_model(model, entry.example())
     out = out[0] if isinstance(out, (tuple, list)) else out
     assert torch.is_tensor(out) and torch.isfinite(out).all()
-    out.float().square().mean().backward()
+    (out.float().sum() + out.float().square().mean()).backward()  # nonzero even at a zero-initialised head
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(g.abs().sum() > 0 for g in grads)
@@ -179,5 +179,6 @@ def test_no_band_verdicts_only_for_claims_without_a_band():
     for p in PAPERS:
         for r in load_results(ROOT / "results", p.slug):
             for v in r.verdicts:
-                claim = next(c for c in p.claims if c.metric == v.metric)
+                claim = next((c for c in p.claims if c.metric == v.metric), None)
+                assert claim is not None, f"{p.slug} {r.protocol}: record judges {v.metric!r}, which is no claim"
                 assert (v.verdict == NO_BAND) == (r.protocol not in claim.bands)
