@@ -30,7 +30,7 @@ def main(slug: str | None = None) -> None:
     first = recs[slug][0].key
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROME
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1000"):
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,1250"):
         opts.add_argument(a)
     d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=DRIVER))
     out = ROOT / "docs" / "screenshots"
