@@ -62,7 +62,7 @@ PROTOCOLS = {
                     threads=1),
     "cpu": Config("card cpu ladder: Fashion-MNIST 20k/10k, 8 epochs, B_4-Wi_{32..256} vs standard 4x512 (AdamW 1e-3, "
                   "smoothing 0.3, no MixUp); CIFAR-10 50k train / 1k-test subset, 4 epochs, B_4-Wi_{32,64,128} vs "
-                  "standard 4x256 (about 8 min on 2 cores)"),
+                  "standard 4x256 (single-threaded: about 8-10 min alone)", threads=1),
     "full": Config("card full setting (GPU): CIFAR-10 50k, 100 epochs, B_6-Wi_{64..512} vs standard 6x1400 (~14M, "
                    "equal params), LION 5e-5, batch 1024, smoothing 0.3, MixUp 0.8, flips+crops; Fashion-MNIST 60k, "
                    "20 epochs, B_4-Wi_{32..512}", fmnist_n_train=None, fmnist_epochs=20,
