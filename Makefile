@@ -6,7 +6,7 @@ TORCH_CPU ?= torch==2.13.0
 SHARED    := $(abspath ../shared/data)
 export PAPERZOO_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
 
-.PHONY: run test test-all lint venv install install-dev report bench mutate clean
+.PHONY: run test test-all lint venv install install-dev report site bench mutate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,11 +41,15 @@ mutate: install-dev  ## mutation testing of one paper: make mutate PKG=hopfield 
 test-all: install-dev  ## everything, slow checks included
 	$(BIN)/python -m pytest -q -m ""
 
-report: install
+report: install-dev
 	$(BIN)/paperzoo report
 
-bench: install-dev
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+site: install-dev  ## the static results site in site/ (open site/index.html)
+	$(BIN)/paperzoo report --html site
+
+bench: install-dev  ## every paper's side-by-side benchmark (its bench.py), CSVs under results/bench/
+	for s in $$($(BIN)/python -c "from paperzoo.bench import benches; print(*benches())"); do \
+	  $(BIN)/paperzoo bench $$s || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -87,7 +87,7 @@ def test_committed_records_rejudge_to_their_verdicts(slug):
     for r in records:
         fresh = {v.metric: v.verdict for v in r.rejudge(paper.claims).verdicts}
         stored = {v.metric: v.verdict for v in r.verdicts}
-        assert fresh == stored, f"{slug} {r.protocol}-{r.device}: stale verdicts, run `paperzoo report` or re-record"
+        assert fresh == stored, f"{slug} {r.protocol}-{r.device}: stale verdicts: re-record, or `paperzoo report --rejudge`"
         assert NOT_MEASURED not in stored.values(), f"{slug} {r.protocol}: a claim was not measured"
         assert r.config, f"{slug} {r.protocol}: the record must store the config that ran"
         assert r.git_commit and r.device_name and r.wall_seconds > 0

@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="folder for the JSON and PNG (default runs/probes)")
     s.set_defaults(fn=_cmd_probe)
     s = sub.add_parser("bench", help="a paper's side-by-side benchmark (its bench.py), CSV under results/bench/")
-    s.add_argument("name", help="paper slug")
+    s.add_argument("name", help="paper slug (papers with a bench.py: see `make bench`)")
     s.add_argument("--against", default=None, help="the library to compare with (the paper's bench names it)")
     s.set_defaults(fn=_cmd_bench)
     s = sub.add_parser("report", help="regenerate README results blocks, docs/results.md and plots; --html: a static site")

@@ -293,7 +293,7 @@ def load_results(root: str | os.PathLike, slug: str | None = None) -> list[Resul
     pattern = f"{slug}/*.json" if slug else "*/*.json"
     out = []
     for p in sorted(root.glob(pattern)):
-        if p.parent.name == "bench":
+        if p.parent.name in ("bench", "arena"):
             continue
         try:
             out.append(Result.load(p))

@@ -64,3 +64,12 @@ def find_bench(slug: str) -> Callable[..., Path]:
             raise KeyError(f"paper {paper.slug!r} has no benchmark (no bench.py in its package)") from None
         raise
     return mod.run
+
+
+def benches() -> list[str]:
+    """Slugs of the papers whose package has a ``bench.py``."""
+    import importlib.util
+
+    from paperzoo.registry import list_papers
+
+    return [p.slug for p in list_papers() if importlib.util.find_spec(f"{p.package}.bench") is not None]
