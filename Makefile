@@ -32,7 +32,7 @@ test: install-dev lint  ## lint, then the fast suite (< 10 min on 2 cores; slowe
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff check src tests tools
 
 mutate: install-dev  ## mutation testing of one paper: make mutate PKG=hopfield [FILES="retrieval.py"]
 	$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/pip install -q -e ".[dev,mutate]"
