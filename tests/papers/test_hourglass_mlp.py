@@ -208,6 +208,12 @@ def test_conventional_float64_parity_and_head():
         ConventionalResMLP(10, 4, 0, 2)
     with pytest.raises(ValueError, match="positive"):
         HourglassMLP(10, 4, 16, 0, 2)
+    with pytest.raises(ValueError, match="n_blocks"):
+        HourglassMLP(10, 4, 16, 2, -1)
+    with pytest.raises(ValueError, match="n_blocks"):
+        ConventionalResMLP(10, 4, 16, -1)
+    lin = HourglassMLP(10, 4, 16, 2, 0).double()  # no blocks: the linear map W_out W_in x + b
+    assert torch.allclose(lin(x), x @ lin.w_in.T @ lin.out.weight.T + lin.out.bias, atol=1e-12)
 
 
 def test_registered_models_and_budgets():
@@ -222,7 +228,11 @@ def test_registered_models_and_budgets():
     res = pz.create_model("residual_mlp")
     assert isinstance(res, ConventionalResMLP) and (res.d_h, res.n_blocks) == (512, 2)
     assert res(torch.rand(2, 1, 28, 28)).shape == (2, 10)
-    assert pz.create_model("hourglass_mlp_regressor")(torch.rand(2, 784)).shape == (2, 784)
+    assert torch.equal(clf.w_in, random_projection(1024, 784, 0)) and isinstance(clf.blocks[0].act, torch.nn.GELU)
+    assert isinstance(clf.blocks[0].norm, torch.nn.LayerNorm) and isinstance(res.blocks[0].norm, torch.nn.LayerNorm)
+    hreg = pz.create_model("hourglass_mlp_regressor")
+    assert hreg(torch.rand(2, 784)).shape == (2, 784) and hreg.frozen
+    assert count_trainable(hreg) == hourglass_params(784, 784, 1024, 128, 4)
     reg = pz.create_model("residual_mlp_regressor")
     assert count_trainable(reg) == conventional_params(784, 784, 512, 2)
 
@@ -253,6 +263,7 @@ def test_psnr_exact_values():
     half = torch.zeros(1, 4)
     half[0, :2] = 0.2  # MSE 0.02 over all four pixels
     assert float(psnr(half, torch.zeros(1, 4))) == pytest.approx(10 * math.log10(1 / 0.02), abs=1e-4)
+    assert torch.equal(psnr(t, t), torch.full((2,), 200.0))  # MSE clamped at 1e-20
     with pytest.raises(ValueError, match="differ"):
         psnr(torch.zeros(2, 3), torch.zeros(2, 4))
     assert noisy_psnr(0.5) == pytest.approx(6.0206, abs=1e-4) and noisy_psnr(0.1) == pytest.approx(20.0)
@@ -314,6 +325,14 @@ def test_classify_task_and_make_task():
     assert float(task.loss(lambda x: logits, None, d.y[:6])) == pytest.approx(float(F.cross_entropy(logits, d.y[:6])))
     assert isinstance(make_task("denoise", sigma=0.3), DenoiseTask) and make_task("denoise", sigma=0.3).sigma == 0.3
     assert make_task("superres", factor=2).factor == 2 and isinstance(make_task("classify"), ClassifyTask)
+    assert [make_task(n).name for n in ("denoise", "superres", "classify")] == ["denoise", "superres", "classify"]
+    assert [make_task(n).metric for n in ("denoise", "superres", "classify")] == ["psnr_db", "psnr_db", "acc_pct"]
+    assert make_task("denoise").sigma == 0.5 and make_task("superres").factor == 4  # card defaults
+    seen = []
+    spy = type("Spy", (torch.nn.Module,), {"forward": lambda self, x: seen.append(self.training) or x[:, :10]})()
+    spy.train()
+    task.evaluate(spy, d, batch_size=16)
+    assert seen == [False, False, False] and spy.training  # eval mode inside, training mode restored
     with pytest.raises(ValueError, match="unknown task"):
         make_task("inpaint")
 
@@ -326,6 +345,7 @@ def test_pareto_frontier_and_frontier_at():
     assert frontier_at(near, 100, tol=0.15) == 2.0 and frontier_at(near, 100, tol=0.0) == 1.0
     assert frontier_at(near, 101, tol=0.15) == 3.0 and math.isnan(frontier_at(near, 50))
     assert budget_points([10, 1000], [100, 10_000], 3) == pytest.approx([100, 1000 ** 0.5 * 10, 1000])
+    assert budget_points([1, 100], [1, 100], 0) == [] and len(budget_points([1, 100], [1, 100])) == 3
     assert budget_points([10, 100], [1000, 2000]) == [] and budget_points([1, 100], [1, 100], 1) == [10.0]
     rows = compare_frontiers([(100, 5.0), (400, 9.0)], [(100, 6.0), (200, 7.0), (400, 8.0)], n=2, tol=0.0)
     assert [(r["budget"], r["hourglass"], r["conventional"], r["gap"]) for r in rows] == [
@@ -344,6 +364,12 @@ def test_grids_archs_prune_and_scaling():
         assert count_trainable(m) == a.params(784, 784)
     assert isinstance(conv[0].build(784, 10), ConventionalResMLP) and hg[0].build(784, 10, proj_seed=4).proj_seed == 4
     assert not hg[0].build(5, 5, freeze_input_proj=False).frozen
+    for a in (hg[0], conv[0]):
+        m = a.build(30, 30, act="relu", norm="none")
+        assert isinstance(m.blocks[0].act, torch.nn.ReLU) and isinstance(m.blocks[0].norm, torch.nn.Identity)
+        assert count_trainable(m) == a.params(30, 30, norm="none")
+    assert Arch("conventional", 8, 2, head=False).params(30, 30) == conventional_params(30, 30, 8, 2, out_proj=False)
+    assert conventional_grid((8,), (1,), head=False)[0].head is False and conv[0].head
     with pytest.raises(ValueError, match="family"):
         Arch("mixer", 4, 1).build(5, 5)
     kept, skipped = prune_to_overlap(hg + conv, 784, 784)
