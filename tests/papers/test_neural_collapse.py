@@ -16,6 +16,7 @@ from paperzoo.papers.neural_collapse import (
     fit_sgd_stacked,
     head_mse_loss,
     imbalanced_mse_optimum,
+    nc1,
     nc_metrics,
     neural_collapse,
     solve_x,
@@ -94,6 +95,27 @@ def test_nc1_equals_direct_numpy_pinv_float64(D):
     assert got == pytest.approx(numpy_nc1(h.astype(np.float32), y, 5), rel=1e-9)
 
 
+def test_nc1_function_and_degenerate_means():
+    g = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), [30, 20, 10])
+    h = g.normal(size=(60, 4)) + 2 * g.normal(size=(3, 4))[y]
+    assert nc1(torch.from_numpy(h), torch.from_numpy(y)) == pytest.approx(numpy_nc1(h, y, 3), rel=1e-10)
+    assert nc1(h, y) == pytest.approx(numpy_nc1(h, y, 3), rel=1e-10)  # numpy arrays are accepted too
+    # a rank-deficient Sigma_B: two classes share a mean -> the pseudo-inverse drops that direction
+    y2 = np.array([0, 1, 2] * 20)
+    h2 = g.normal(size=(60, 5)) * 0.1 + np.array([[1.0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0], [0, 1.0, 0, 0, 0]])[y2]
+    assert nc1(h2, y2) == pytest.approx(numpy_nc1(h2, y2, 3), rel=1e-8)
+    assert math.isinf(nc1(np.ones((6, 2)), np.arange(6) % 2))  # all class means equal: no between-class scatter
+    with pytest.raises(ValueError, match="need at least 2 classes"):
+        nc1(h, np.zeros(60, dtype=np.int64))
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        nc1(h, y - 1)
+    with pytest.raises(TypeError, match="features must be a torch tensor or numpy array, got list"):
+        nc1(h.tolist(), y)
+    with pytest.raises(TypeError, match="features must be floating point"):
+        nc1(torch.ones(60, 4, dtype=torch.long), y)
+
+
 def test_nc_metrics_are_zero_on_exact_geometries_and_match_formulas():
     K, D = 4, 6
     y = torch.repeat_interleave(torch.arange(K), torch.tensor(N_IMB))
@@ -159,9 +181,9 @@ def test_probe_on_any_model_is_nc_metrics_of_the_hooked_features():
 
 def test_probe_rejects_what_it_cannot_measure():
     model, x, y = _head_model(), torch.randn(30, 10), torch.arange(30) % 3
-    with pytest.raises(ValueError, match="has no nn.Linear layer"):
+    with pytest.raises(ValueError, match="Sequential has no nn.Linear layer"):
         neural_collapse(nn.Sequential(nn.Flatten(), nn.Tanh()), (x, y))
-    with pytest.raises(ValueError, match="needs labels"):
+    with pytest.raises(ValueError, match="^neural-collapse probe needs labels"):
         neural_collapse(model, x)
     with pytest.raises(ValueError, match=r"class\(es\) \[1, 2\] have no samples"):
         neural_collapse(model, (x, torch.zeros(30, dtype=torch.long)))  # one class only
@@ -169,13 +191,15 @@ def test_probe_rejects_what_it_cannot_measure():
         neural_collapse(model, (x, torch.arange(30) % 6))
     with pytest.raises(TypeError, match="'3' is a ReLU, not an nn.Linear"):
         neural_collapse(model, (x, y), layers=["3", "5"])
-    with pytest.raises(KeyError, match="no submodule 'fc'"):
+    with pytest.raises(ValueError, match="a Linear module that is not part of the model"):
+        neural_collapse(model, (x, y), layers=[nn.Linear(16, 3)])
+    with pytest.raises(KeyError, match=r"no submodule 'fc' \(its nn.Linear layers: \['0', '2', '4', '5'\]\)"):
         neural_collapse(model, (x, y), layers=["fc"])
     with pytest.raises(ValueError, match="cannot follow"):
         neural_collapse(model, (x, y), layers=["0", "5"])
     with pytest.raises(ValueError, match="non-empty list"):
         neural_collapse(model, (x, y), layers="5")
-    with pytest.raises(TypeError, match="must be an nn.Module"):
+    with pytest.raises(TypeError, match="must be an nn.Module, got function"):
         neural_collapse(lambda t: t, (x, y))
 
 # ---------------------------------------------------------------- UFM
@@ -225,6 +249,31 @@ def test_smoke_lbfgs_reaches_closed_form_and_orthogonal_frame():
     bal.fit_lbfgs()
     per = bal.metrics("orthogonal")
     assert max(d["NC1"] for d in per) < 1e-6 and _errs(per) < 1e-3
+
+
+def test_ufm_autograd_fit_official_defaults_history_and_divergence():
+    import inspect
+
+    sig = inspect.signature(UFMDeepLinear.fit).parameters  # official: 30,000 iterations, lr 0.1, momentum 0.9
+    assert (sig["steps"].default, sig["lr"].default, sig["momentum"].default) == (30_000, 0.1, 0.9)
+    sig = inspect.signature(UFMDeepLinear).parameters  # official --weight_decay / --feature_decay 5e-4, init std 0.1
+    assert (sig["lambda_w"].default, sig["lambda_h"].default, sig["init_std"].default) == (5e-4, 5e-4, 0.1)
+    torch.manual_seed(0)
+    m = UFMDeepLinear([20] * 3, d=6, depth=2)
+    assert float(m.H.std()) == pytest.approx(0.1, rel=0.15) and float(m.weights[0].std()) == pytest.approx(0.1, rel=0.3)
+    start = float(m.loss().detach())
+    seen = []
+    hist = m.fit(steps=25, lr=0.1, momentum=0.9, every=10, callback=lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == [10, 20, 25] and [v for _, v in seen] == hist
+    assert hist[-1] < hist[0] < start
+    assert hist[-1] == pytest.approx(float(m.loss().detach()), rel=0.05)
+    with pytest.raises(FloatingPointError, match="lower lr"):
+        UFMDeepLinear([20] * 3, d=6, depth=2).fit(steps=200, lr=50.0, every=100)
+    for kw in ({"steps": -1}, {"lr": 0.0}, {"momentum": 1.0}):
+        with pytest.raises(ValueError, match="need steps >= 0"):
+            m.fit(**kw)
+        with pytest.raises(ValueError, match="need steps >= 0"):
+            fit_sgd_stacked([m], **kw)
 
 
 class _NoOneOverN(UFMDeepLinear):
@@ -343,6 +392,39 @@ def test_bad_inputs_raise_clear_errors():
         imbalanced_mse_optimum(N_IMB, 0)
     with pytest.raises(ValueError, match="lambda_h must be a positive"):
         imbalanced_mse_optimum(N_IMB, 2, 5e-4, -1.0)
+    with pytest.raises(ValueError, match="lambda_w must be a positive"):
+        imbalanced_mse_optimum(N_IMB, 2, float("nan"))
+    with pytest.raises(ValueError, match="n_per_class must hold >= 2 positive integer counts"):
+        imbalanced_mse_optimum([200, 0, 50], 2)
+    with pytest.raises(ValueError, match="n_per_class must hold >= 2 positive integer counts"):
+        imbalanced_mse_optimum([200, 2.5], 2)
+    with pytest.raises(ValueError, match="depth M must be an int >= 1"):
+        solve_x(0.1, 0)
+    with pytest.raises(ValueError, match="b / n_k must be a positive finite number"):
+        solve_x(0.0, 2)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[1, 3\]"):
+        imbalanced_mse_optimum(N_IMB, 3).targets(4)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[1, 3\]"):
+        imbalanced_mse_optimum(N_IMB, 3).targets(0)
+    with pytest.raises(ValueError, match="d must be a positive int"):
+        UFMDeepLinear(N_IMB, d=0, depth=2)
+    with pytest.raises(ValueError, match="depth must be an int >= 1"):
+        UFMDeepLinear(N_IMB, d=4, depth=0)
+    with pytest.raises(ValueError, match="lambda_h must be a finite number >= 0"):
+        UFMDeepLinear(N_IMB, d=4, depth=1, lambda_h=-1e-3)
+    with pytest.raises(ValueError, match="n_per_class must hold"):
+        UFMDeepLinear([10, 2.5], d=4, depth=1)
+    with pytest.raises(ValueError, match="models is empty"):
+        fit_sgd_stacked([])
+    with pytest.raises(ValueError, match=r"must share \(depth, d, K, N\)"):
+        fit_sgd_stacked([UFMDeepLinear([5, 5], 3, 2), UFMDeepLinear([5, 5], 3, 1)], steps=1)
+    with pytest.raises(ValueError, match="predicted is the optimum for depth 3, the head has 2 layers"):
+        deep_linear_nc_metrics([h, h], [torch.randn(5, 5), torch.randn(3, 5)], y, target="imbalanced",
+                               predicted=imbalanced_mse_optimum([4, 4, 4], 3))
+    with pytest.raises(ValueError, match="predicted: need 2 per-layer mappings, got 1"):
+        deep_linear_nc_metrics([h, h], [torch.randn(5, 5), torch.randn(3, 5)], y, target="imbalanced", predicted=[{}])
+    with pytest.raises(ValueError, match="need one feature matrix per layer: got 1"):
+        deep_linear_nc_metrics([h], [torch.randn(5, 5), torch.randn(3, 5)], y)
 
 
 # ---------------------------------------------------------------- protocols

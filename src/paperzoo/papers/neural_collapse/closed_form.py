@@ -123,9 +123,10 @@ def imbalanced_mse_optimum(n_per_class: Sequence[int], depth: int, lambda_w: flo
     x_k from eq. (1), s_k = (N lambda_H x_k^M)^(1/(2M)) (official ``compute_s`` with c = 1) and the
     normalised predicted Gram diagonals.
     """
-    n = [int(v) for v in n_per_class] if not isinstance(n_per_class, torch.Tensor) else n_per_class.tolist()
-    if len(n) < 2 or any(int(v) != v or v <= 0 for v in n):
-        raise ValueError(f"n_per_class must hold >= 2 positive integer counts, got {list(n_per_class)}")
+    raw = n_per_class.tolist() if isinstance(n_per_class, torch.Tensor) else list(n_per_class)
+    if len(raw) < 2 or any(int(v) != v or v <= 0 for v in raw):
+        raise ValueError(f"n_per_class must hold >= 2 positive integer counts, got {raw}")
+    n = [int(v) for v in raw]
     if not (isinstance(depth, int) and depth >= 1):
         raise ValueError(f"depth must be an int >= 1, got {depth!r}")
     for name, lam in (("lambda_w", lambda_w), ("lambda_h", lambda_h)):

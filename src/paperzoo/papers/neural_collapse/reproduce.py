@@ -50,7 +50,7 @@ class Config:
     lambda_h: float = 1e-4              # feature decay (official --feature_decay_rate default)
     eval_every: int = 5
     test_size: int = 1000
-    threads: int | None = None
+    threads: int | None = 1             # network part; None = torch default
 
 
 PROTOCOLS = {
