@@ -1,0 +1,245 @@
+"""Candidate activation spaces of S-KAN: univariate basis families, each ``(B, n) -> (B, n, K)``.
+
+A KAN edge function in family F is ``phi(x) = sum_b c_b B^F_b(x)`` (card: "Base KAN layer").
+Every basis here is evaluated for all inputs and all basis functions at once (tensor ops over
+the whole batch; the only Python loops run over the spline order or the polynomial degree).
+Defaults follow the authors' companion library ``SeriYann/KANConv2d`` (``convKAN/KANlayers.py``,
+``convKAN/utils.py``) unless said otherwise.
+
+The wavelet family (Wav-KAN) is not a fixed basis: each edge has its own scale and translation,
+so ``WaveletBasis`` only evaluates the mother wavelet ``psi(u)``; ``KANLayer`` applies it per edge.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import torch
+from torch import nn
+
+from paperzoo.names import did_you_mean
+
+FAMILIES = ("bspline", "rbf", "chebyshev", "wavelet", "jacobi", "relu", "rswaf")
+
+
+def _check_input(x: torch.Tensor, name: str) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() < 1 or not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating tensor (..., n), got "
+                        f"{type(x).__name__ if not isinstance(x, torch.Tensor) else (x.dtype, tuple(x.shape))}")
+
+
+class BSplineBasis(nn.Module):
+    """B-splines of order ``order`` on a uniform grid of ``grid`` cells over ``range``, extended by
+    ``order`` cells on each side (efficient-KAN / pykan knot layout): ``grid + order`` bases.
+
+    Cox-de Boor recursion, evaluated for every input and knot at once:
+    ``B_{i,0}(x) = [t_i <= x < t_{i+1}]``,
+    ``B_{i,p}(x) = (x - t_i)/(t_{i+p} - t_i) B_{i,p-1}(x) + (t_{i+p+1} - x)/(t_{i+p+1} - t_{i+1}) B_{i+1,p-1}(x)``.
+    Sums to 1 on ``range`` (partition of unity); zero outside the extended grid.
+    Defaults grid 5, order 3, range (-1, 1): card / efficient-KAN ``KANLinear``.
+    """
+
+    def __init__(self, grid: int = 5, order: int = 3, range: tuple[float, float] = (-1.0, 1.0)):
+        super().__init__()
+        if grid < 1 or order < 0:
+            raise ValueError(f"BSplineBasis: need grid >= 1 and order >= 0, got grid={grid}, order={order}")
+        lo, hi = float(range[0]), float(range[1])
+        if not hi > lo:
+            raise ValueError(f"BSplineBasis: range must satisfy lo < hi, got {range}")
+        self.grid, self.order, self.range = int(grid), int(order), (lo, hi)
+        h = (hi - lo) / grid
+        knots = lo + h * torch.arange(-order, grid + order + 1, dtype=torch.float64)
+        self.register_buffer("knots", knots, persistent=False)  # float64; cast to the input dtype
+        for p in builtins.range(1, order + 1):  # 1 / (t_{i+p} - t_i), i = 0 .. G + 2k - p
+            self.register_buffer(f"inv{p}", 1.0 / (knots[p:] - knots[:-p]), persistent=False)
+        self.n_basis = grid + order
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "BSplineBasis")
+        invs = [getattr(self, f"inv{p}").to(x.dtype) for p in builtins.range(1, self.order + 1)]
+        return _BSplineFn.apply(x, self.knots.to(x.dtype), *invs)
+
+
+def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, invs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """B-splines of order ``len(invs)`` at every ``x`` (..., n) and knot: ``(B (..., n, K), c)`` where
+    ``c_i = B_{i,k-1} / (t_{i+k} - t_i)`` (None for order 0) gives the derivative ``k (c_i - c_{i+1})``."""
+    d = x.unsqueeze(-1) - knots  # x - t_i for every knot: (..., n, G + 2k + 1)
+    b = ((d[..., :-1] >= 0) & (d[..., 1:] < 0)).to(x.dtype)  # order 0: t_i <= x < t_{i+1}
+    c = None
+    for p, inv in enumerate(invs, start=1):
+        # B_{i,p} = (x - t_i) c_i - (x - t_{i+p+1}) c_{i+1},  c_i = B_{i,p-1} / (t_{i+p} - t_i)
+        c = b * inv
+        b = d[..., :-(p + 1)] * c[..., :-1] - d[..., p + 1:] * c[..., 1:]
+    return b, c
+
+
+class _BSplineFn(torch.autograd.Function):
+    """Cox-de Boor forward without an autograd graph; backward by the derivative identity
+    ``dB_{i,k}/dx = k (B_{i,k-1}/(t_{i+k} - t_i) - B_{i+1,k-1}/(t_{i+k+1} - t_{i+1}))``."""
+
+    @staticmethod
+    def forward(ctx, x, knots, *invs):
+        b, c = cox_de_boor(x, knots, list(invs))
+        ctx.order = len(invs)
+        ctx.save_for_backward(c if c is not None and x.requires_grad else None)
+        return b
+
+    @staticmethod
+    def backward(ctx, grad):
+        (c,) = ctx.saved_tensors
+        if c is None or not ctx.needs_input_grad[0]:
+            return (None,) * (2 + ctx.order)
+        gx = ctx.order * (grad * (c[..., :-1] - c[..., 1:])).sum(-1)
+        return (gx,) + (None,) * (1 + ctx.order)
+
+
+class RBFBasis(nn.Module):
+    """Gaussian radial basis (FastKAN): ``B_b(x) = exp(-((x - mu_b) / h)^2)``, ``n`` centres ``mu_b``
+    evenly on ``range``, ``h = (hi - lo) / (n - 1)``. Defaults n 8 on (-2, 2): library ``FastKANLayer``."""
+
+    def __init__(self, n: int = 8, range: tuple[float, float] = (-2.0, 2.0), h: float | None = None):
+        super().__init__()
+        if n < 2:
+            raise ValueError(f"RBFBasis: need n >= 2 centres, got {n}")
+        lo, hi = float(range[0]), float(range[1])
+        self.register_buffer("centres", torch.linspace(lo, hi, n, dtype=torch.float64), persistent=False)
+        self.h = float(h) if h is not None else (hi - lo) / (n - 1)
+        self.n_basis = int(n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "RBFBasis")
+        return torch.exp(-((x.unsqueeze(-1) - self.centres.to(x.dtype)) / self.h) ** 2)
+
+
+def _squash(x: torch.Tensor, squash: str) -> torch.Tensor:
+    return torch.clamp(x, -1.0, 1.0) if squash == "clamp" else torch.tanh(x)
+
+
+def _check_squash(squash: str, who: str) -> None:
+    if squash not in ("clamp", "tanh"):
+        raise ValueError(f"{who}: squash must be 'clamp' or 'tanh', got {squash!r}")
+
+
+class ChebyshevBasis(nn.Module):
+    """Chebyshev polynomials ``T_k(x) = cos(k arccos x)``, k = 0..degree (ChebyKAN), computed by the
+    recurrence ``T_{k+1} = 2x T_k - T_{k-1}`` (same values, finite gradients at x = +-1).
+    ``squash``: 'clamp' to [-1, 1] (library default) or 'tanh'. Default degree 4: library README."""
+
+    def __init__(self, degree: int = 4, squash: str = "clamp"):
+        super().__init__()
+        if degree < 0:
+            raise ValueError(f"ChebyshevBasis: degree must be >= 0, got {degree}")
+        _check_squash(squash, "ChebyshevBasis")
+        self.degree, self.squash, self.n_basis = int(degree), squash, int(degree) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "ChebyshevBasis")
+        x = _squash(x, self.squash)
+        ts = [torch.ones_like(x), x]
+        for _ in range(2, self.degree + 1):
+            ts.append(2 * x * ts[-1] - ts[-2])
+        return torch.stack(ts[:self.degree + 1], dim=-1)
+
+
+class JacobiBasis(nn.Module):
+    """Jacobi polynomials ``P_k^{(a, b)}(tanh x)``, k = 0..degree (JacobiKAN), by the library's
+    three-term recurrence. Defaults a = b = 1, degree 4 (library README)."""
+
+    def __init__(self, degree: int = 4, a: float = 1.0, b: float = 1.0):
+        super().__init__()
+        if degree < 0:
+            raise ValueError(f"JacobiBasis: degree must be >= 0, got {degree}")
+        self.degree, self.a, self.b, self.n_basis = int(degree), float(a), float(b), int(degree) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "JacobiBasis")
+        a, b = self.a, self.b
+        x = torch.tanh(x)
+        ps = [torch.ones_like(x), ((a - b) + (a + b + 2) * x) / 2]
+        for i in range(2, self.degree + 1):
+            s = 2 * i + a + b
+            k1 = s * (s - 1) / (2 * i * (i + a + b))
+            k2 = (s - 1) * (a * a - b * b) / (2 * i * (i + a + b) * (s - 2))
+            k3 = (i + a - 1) * (i + b - 1) * s / (i * (i + a + b) * (s - 2))
+            ps.append((k1 * x + k2) * ps[-1] - k3 * ps[-2])
+        return torch.stack(ps[:self.degree + 1], dim=-1)
+
+
+class ReLUKANBasis(nn.Module):
+    """ReLU-KAN: ``B_b(x) = (r relu(x - s_b) relu(e_b - x))^2`` with ``s_b = b/g`` for b = -k..g-1,
+    ``e_b = s_b + (k + 1)/g`` and ``r = 4 g^2 / (k + 1)^2`` (peak 1). Defaults g 5, k 3 (card)."""
+
+    def __init__(self, g: int = 5, k: int = 3):
+        super().__init__()
+        if g < 1 or k < 0:
+            raise ValueError(f"ReLUKANBasis: need g >= 1 and k >= 0, got g={g}, k={k}")
+        start = torch.arange(-k, g, dtype=torch.float64) / g
+        self.register_buffer("start", start, persistent=False)
+        self.register_buffer("end", start + (k + 1) / g, persistent=False)
+        self.r = 4.0 * g * g / ((k + 1) ** 2)
+        self.g, self.k, self.n_basis = int(g), int(k), int(g) + int(k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "ReLUKANBasis")
+        xu = x.unsqueeze(-1)
+        return (self.r * torch.relu(xu - self.start.to(x.dtype)) * torch.relu(self.end.to(x.dtype) - xu)) ** 2
+
+
+class RSWAFBasis(nn.Module):
+    """Reflectional switch (FasterKAN): ``B_b(x) = 1 - tanh((x - mu_b) d)^2``, ``n`` centres on
+    ``range``, ``d`` the inverse denominator. Defaults n 8 on (-1.2, 0.2), d 0.5: library."""
+
+    def __init__(self, n: int = 8, range: tuple[float, float] = (-1.2, 0.2), inv_denominator: float = 0.5):
+        super().__init__()
+        if n < 1:
+            raise ValueError(f"RSWAFBasis: need n >= 1, got {n}")
+        centres = torch.linspace(float(range[0]), float(range[1]), n, dtype=torch.float64)
+        self.register_buffer("centres", centres, persistent=False)
+        self.inv_denominator, self.n_basis = float(inv_denominator), int(n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, "RSWAFBasis")
+        return 1 - torch.tanh((x.unsqueeze(-1) - self.centres.to(x.dtype)) * self.inv_denominator) ** 2
+
+
+WAVELETS = ("mexican_hat", "morlet", "dog")
+
+
+class WaveletBasis(nn.Module):
+    """Mother wavelets of Wav-KAN, applied elementwise to ``u = (x - t)/s`` (per edge, in ``KANLayer``).
+
+    mexican_hat: ``2/(sqrt(3) pi^{1/4}) (u^2 - 1) exp(-u^2/2)`` (library sign; default, card),
+    morlet: ``cos(5u) exp(-u^2/2)``, dog: ``-u exp(-u^2/2)``.
+    """
+
+    per_edge = True
+
+    def __init__(self, kind: str = "mexican_hat"):
+        super().__init__()
+        if kind not in WAVELETS:
+            raise ValueError(f"WaveletBasis: kind must be one of {WAVELETS}, got {kind!r}")
+        self.kind, self.n_basis = kind, 1
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        _check_input(u, "WaveletBasis")
+        env = torch.exp(-0.5 * u * u)
+        if self.kind == "mexican_hat":
+            return (2.0 / (math.sqrt(3.0) * math.pi ** 0.25)) * (u * u - 1) * env
+        if self.kind == "morlet":
+            return torch.cos(5.0 * u) * env
+        return -u * env
+
+
+_BASES = {"bspline": BSplineBasis, "rbf": RBFBasis, "chebyshev": ChebyshevBasis, "wavelet": WaveletBasis,
+          "jacobi": JacobiBasis, "relu": ReLUKANBasis, "rswaf": RSWAFBasis}
+
+
+def make_basis(family: str | nn.Module, **kwargs) -> nn.Module:
+    """A basis module from a family name (``FAMILIES``) and its keyword defaults, or pass one through."""
+    if isinstance(family, nn.Module):
+        if kwargs:
+            raise ValueError("make_basis: keyword arguments only go with a family name, not a basis module")
+        return family
+    if family not in _BASES:
+        raise ValueError(f"unknown basis family {family!r}{did_you_mean(family, FAMILIES)} (have {', '.join(FAMILIES)})")
+    return _BASES[family](**kwargs)

@@ -1,0 +1,302 @@
+"""S-KAN: basis formulas against float64 references, the KAN layer equation, selection / pruning
+identities, the three-phase schedule and a learning effect (T_4 is fitted and Chebyshev chosen)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import special
+from scipy.interpolate import BSpline
+
+from paperzoo.nn import count_params
+from paperzoo.papers import skan
+from paperzoo.papers.skan.bases import cox_de_boor
+from paperzoo.papers.skan.data import function_fitting_suite, sample
+from paperzoo.papers.skan.experiments import matched_mlp, summarise_fitting
+from paperzoo.papers.skan.layers import KANLayer, SelectableKANLayer
+from paperzoo.papers.skan.training import phase_steps, rmse, train_skan
+
+D = torch.float64
+
+
+def _x(n=200, lo=-1.6, hi=1.6, seed=0, cols=1):
+    return torch.rand(n, cols, generator=torch.Generator().manual_seed(seed), dtype=D) * (hi - lo) + lo
+
+
+# ---------------------------------------------------------------- bases
+@pytest.mark.parametrize("grid,order,rng", [(5, 3, (-1.0, 1.0)), (4, 2, (-2.0, 1.0)), (3, 1, (0.0, 3.0))])
+def test_bspline_matches_scipy_in_float64(grid, order, rng):
+    basis = skan.BSplineBasis(grid=grid, order=order, range=rng)
+    lo, hi = rng
+    x = _x(300, lo - 1.5 * (hi - lo) / grid * order, hi + 1.5 * (hi - lo) / grid * order)
+    t = basis.knots.numpy()
+    ref = np.stack([np.nan_to_num(BSpline.basis_element(t[i:i + order + 2], extrapolate=False)(x[:, 0].numpy()))
+                    for i in range(grid + order)], -1)
+    out = basis(x)[:, 0]
+    assert out.dtype == D and out.shape == (300, grid + order)
+    assert np.abs(out.numpy() - ref).max() < 1e-12
+
+
+def test_bspline_partition_of_unity_support_and_knots():
+    basis = skan.BSplineBasis()
+    assert torch.allclose(basis.knots, torch.linspace(-2.2, 2.2, 12, dtype=D))
+    x = torch.cat([torch.linspace(-1, 1, 101, dtype=D), _x(100, -1, 1)[:, 0]])[:, None]
+    b = basis(x)
+    assert (b >= 0).all() and (b.sum(-1) - 1).abs().max() < 1e-13
+    assert ((b > 0).sum(-1) <= 4).all()
+    out = basis(torch.tensor([[-2.3], [2.2], [5.0]], dtype=D))
+    assert out.abs().max() == 0
+
+
+def test_bspline_custom_backward_is_the_derivative():
+    basis = skan.BSplineBasis(grid=4, order=3, range=(-1.0, 2.0))
+    x = _x(40, -2.0, 3.0, cols=3).requires_grad_()
+    assert torch.autograd.gradcheck(basis, (x,))
+    invs = [getattr(basis, f"inv{p}") for p in (1, 2, 3)]
+    xr = x.detach().clone().requires_grad_()
+    w = torch.randn(40, 3, 7, dtype=D)
+    (cox_de_boor(xr, basis.knots, invs)[0] * w).sum().backward()
+    (basis(x) * w).sum().backward()
+    assert torch.allclose(x.grad, xr.grad, atol=1e-12)
+
+
+def test_rbf_chebyshev_jacobi_against_formulas():
+    x = _x(100, -1.5, 1.5)
+    rbf = skan.RBFBasis()(x)[:, 0].numpy()
+    mu, h = np.linspace(-2, 2, 8), 4 / 7
+    assert np.abs(rbf - np.exp(-((x.numpy() - mu) / h) ** 2)).max() < 1e-13
+    cheb = skan.ChebyshevBasis(degree=5)(x)[:, 0].numpy()
+    xc = np.clip(x.numpy(), -1, 1)
+    assert np.abs(cheb - np.cos(np.arange(6) * np.arccos(xc))).max() < 1e-12
+    cht = skan.ChebyshevBasis(degree=3, squash="tanh")(x)[:, 0].numpy()
+    assert np.abs(cht - np.cos(np.arange(4) * np.arccos(np.tanh(x.numpy())))).max() < 1e-12
+    for a, b in ((1.0, 1.0), (0.5, 2.0)):
+        jac = skan.JacobiBasis(degree=5, a=a, b=b)(x)[:, 0].numpy()
+        ref = np.stack([special.eval_jacobi(k, a, b, np.tanh(x[:, 0].numpy())) for k in range(6)], -1)
+        assert np.abs(jac - ref).max() < 1e-11
+
+
+def test_relu_rswaf_wavelet_against_formulas():
+    x = _x(100, -1.5, 1.5)
+    g, k = 5, 3
+    s = np.arange(-k, g) / g
+    e = s + (k + 1) / g
+    ref = (4 * g * g / (k + 1) ** 2 * np.maximum(x.numpy() - s, 0) * np.maximum(e - x.numpy(), 0)) ** 2
+    assert np.abs(skan.ReLUKANBasis(g, k)(x)[:, 0].numpy() - ref).max() < 1e-12
+    peak = skan.ReLUKANBasis(g, k)(torch.tensor([[(s[2] + e[2]) / 2]], dtype=D))[0, 0, 2]
+    assert abs(float(peak) - 1.0) < 1e-12
+    mu = np.linspace(-1.2, 0.2, 8)
+    ref = 1 - np.tanh((x.numpy() - mu) * 0.5) ** 2
+    assert np.abs(skan.RSWAFBasis()(x)[:, 0].numpy() - ref).max() < 1e-13
+    u = x[:, 0].numpy()
+    hat = 2 / (math.sqrt(3) * math.pi ** 0.25) * (u ** 2 - 1) * np.exp(-u ** 2 / 2)
+    assert np.abs(skan.WaveletBasis()(x[:, 0]).numpy() - hat).max() < 1e-13
+    assert np.abs(skan.WaveletBasis("morlet")(x[:, 0]).numpy() - np.cos(5 * u) * np.exp(-u ** 2 / 2)).max() < 1e-13
+    assert np.abs(skan.WaveletBasis("dog")(x[:, 0]).numpy() + u * np.exp(-u ** 2 / 2)).max() < 1e-13
+
+
+def test_bad_names_and_shapes_raise():
+    with pytest.raises(ValueError, match="did you mean 'bspline'"):
+        skan.make_basis("bsplin")
+    with pytest.raises(ValueError, match="squash"):
+        skan.ChebyshevBasis(squash="sigmoid")
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
+        KANLayer(3, 2)(torch.randn(4, 5))
+    with pytest.raises(ValueError, match="topk"):
+        SelectableKANLayer(3, 2, topk=5)
+    with pytest.raises(ValueError, match="phases"):
+        phase_steps(10, (0.5, 0.2))
+
+
+# ---------------------------------------------------------------- layers
+def _reference_layer(layer: KANLayer, x: torch.Tensor) -> torch.Tensor:
+    """y_j = sum_i phi_{j,i}(x_i), written edge by edge."""
+    y = torch.zeros(x.shape[0], layer.out_dim, dtype=D)
+    for j in range(layer.out_dim):
+        for i in range(layer.in_dim):
+            xi = x[:, i]
+            if layer.per_edge:
+                u = (xi - layer.translation[j, i]) / layer.scale[j, i]
+                y[:, j] += layer.coef[j, i] * layer.basis(u)
+            else:
+                y[:, j] += layer.basis(xi[:, None])[:, 0] @ layer.coef[j, i]
+            if layer.base_activation is not None:
+                y[:, j] += layer.base_weight[j, i] * F.silu(xi)
+        if hasattr(layer, "base_bias"):
+            y[:, j] += layer.base_bias[j]
+    return y
+
+
+@pytest.mark.parametrize("family", ["bspline", "rbf", "chebyshev", "wavelet", "jacobi", "relu", "rswaf"])
+def test_kan_layer_is_the_sum_of_edge_functions(family):
+    torch.manual_seed(0)
+    layer = KANLayer(3, 4, basis=family).double()
+    if layer.per_edge:
+        with torch.no_grad():
+            layer.scale.uniform_(0.5, 2.0)
+            layer.translation.uniform_(-0.5, 0.5)
+    x = _x(20, cols=3)
+    with torch.no_grad():
+        assert (layer(x) - _reference_layer(layer, x)).abs().max() < 1e-12
+        assert torch.allclose(layer(x.reshape(4, 5, 3)).reshape(20, 4), layer(x))
+        idx = torch.tensor([3, 1])
+        assert (layer.restrict(idx)(x) - layer(x)[:, idx]).abs().max() < 1e-14
+
+
+def test_default_base_branches_follow_the_library():
+    assert KANLayer(2, 3, basis="chebyshev").base_activation is None
+    assert KANLayer(2, 3, basis="bspline").base_activation == "silu"
+    assert count_params(KANLayer(2, 3)) == 2 * 3 * (8 + 1)
+    assert count_params(KANLayer(2, 3, basis="rbf")) == 2 * 3 * 9 + 3
+
+
+def _sel(out=5, families=skan.DEFAULT_POOL, **kw):
+    torch.manual_seed(1)
+    layer = SelectableKANLayer(3, out, families=families, **kw).double()
+    return layer, _x(30, cols=3)
+
+
+def test_selectable_layer_mixes_family_outputs():
+    layer, x = _sel()
+    with torch.no_grad():
+        layer.selection_weights.uniform_(-1, 1)
+        a = layer.selection_weights
+        ref = sum(a[:, m] * e(x) for m, e in enumerate(layer.experts))
+        assert (layer(x) - ref).abs().max() < 1e-13
+    assert torch.allclose(SelectableKANLayer(3, 2).selection_weights, torch.full((2, 4), 0.25))
+
+
+def test_selection_keeps_largest_absolute_weight():
+    layer, x = _sel(out=3)
+    with torch.no_grad():
+        layer.selection_weights.copy_(torch.tensor([[0.1, -0.9, 0.5, 0.3], [0.2, 0.1, -0.05, 0.6],
+                                                    [-0.4, 0.3, 0.35, 0.1]], dtype=D))
+    mask = layer.select(2)
+    assert mask.tolist() == [[False, True, True, False], [True, False, False, True], [True, False, True, False]]
+    layer.select(1)
+    assert layer.chosen_families() == [("rbf",), ("wavelet",), ("bspline",)]
+    with torch.no_grad():
+        ref = torch.stack([-0.9 * layer.experts[1](x)[:, 0], 0.6 * layer.experts[3](x)[:, 1],
+                           -0.4 * layer.experts[0](x)[:, 2]], -1)
+        assert (layer(x) - ref).abs().max() < 1e-13
+
+
+def test_softmax_selection_renormalises_over_allowed_families():
+    layer, x = _sel(out=2, softmax=True)
+    with torch.no_grad():
+        layer.selection_weights.copy_(torch.tensor([[0.0, 2.0, 1.0, -3.0], [1.0, 0.0, 0.5, 0.2]]))
+    layer.select(2)
+    w = layer.weights().detach()
+    assert torch.allclose(w.sum(-1), torch.ones(2, dtype=D))
+    assert w[0, 0] == 0 and w[0, 3] == 0 and abs(w[0, 1].item() - 1 / (1 + math.exp(-1))) < 1e-12
+    assert layer.chosen_families() == [("rbf", "chebyshev"), ("bspline", "chebyshev")]
+
+
+def test_prune_keeps_output_and_drops_unused_parameters():
+    layer, x = _sel(out=6)
+    with torch.no_grad():
+        layer.selection_weights.copy_(torch.tensor([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0],
+                                                    [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 2, 0]]))
+    layer.select(1)
+    with torch.no_grad():
+        before = layer(x)
+        layer.prune()
+        assert (layer(x) - before).abs().max() < 1e-14
+    assert layer.pruned and layer.kept == (0, 2) and len(layer.experts) == 2
+    assert [e.out_dim for e in layer.experts] == [3, 3]
+    assert count_params(layer) == 3 * 3 * 9 + 3 * 3 * 5 + 6 * 4
+    layer(x).sum().backward()
+    assert layer.selection_weights.grad[:, 1].abs().sum() == 0 and layer.selection_weights.grad[5, 2] != 0
+    with pytest.raises(RuntimeError):
+        layer.select(1)
+
+
+def test_conv_is_a_kan_layer_on_every_patch():
+    torch.manual_seed(0)
+    conv = skan.KANConv2d(2, 3, 3, stride=2, padding=1, basis="rbf").double()
+    x = torch.rand(2, 2, 7, 6, dtype=D)
+    y = conv(x)
+    assert y.shape == torch.nn.Conv2d(2, 3, 3, stride=2, padding=1)(x.float()).shape
+    xp = F.pad(x, (1, 1, 1, 1))
+    for r, c in ((0, 0), (2, 1), (3, 2)):
+        patch = xp[:, :, 2 * r:2 * r + 3, 2 * c:2 * c + 3].reshape(2, -1)
+        assert (y[:, :, r, c] - conv.dense(patch)).abs().max() < 1e-12
+    sc = skan.SConvKAN().double()
+    img = torch.rand(2, 1, 28, 28, dtype=D)
+    sc.select()
+    with torch.no_grad():
+        before = sc(img)
+        sc.prune()
+        assert sc(img).shape == (2, 10) and (sc(img) - before).abs().max() < 1e-12
+
+
+# ---------------------------------------------------------------- training, models, data
+def test_phase_split_and_three_phase_training_prunes():
+    assert phase_steps(2000, (0.6, 0.3, 0.1)) == [1200, 600, 200]
+    assert phase_steps(11, (0.6, 0.3, 0.1)) == [7, 3, 1]
+    x, y, *_ = function_fitting_suite("f3", 64, 8, seed=0)
+    model = skan.SKAN([2, 3, 1])
+    seen = []
+    hist = train_skan(model, x, y, steps=10, phases=(0.6, 0.3, 0.1), on_step=lambda s, v: seen.append(s))
+    assert hist["phase_steps"] == [6, 3, 1] and seen == list(range(1, 11)) and len(hist["losses"]) == 10
+    assert all(layer.pruned for layer in model) and sum(hist["families"].values()) == 4
+    assert all(len(f) == 1 for fams in model.chosen_families() for f in fams)
+    kan = skan.KAN([2, 3, 1])
+    with pytest.raises(ValueError, match="SelectableKANLayer"):
+        train_skan(kan, x, y, steps=5)
+    train_skan(kan, x, y, steps=3, phases=(1.0,))
+
+
+def test_skan_fits_t4_and_selects_chebyshev():
+    x, y, xt, yt = function_fitting_suite("cheb4", 500, 500, seed=1)
+    torch.manual_seed(1)
+    model = skan.SKAN([1, 1], families=("bspline", "chebyshev", "rbf"))
+    train_skan(model, x, y, steps=500, lr=1e-2)
+    assert model.chosen_families() == [[("chebyshev",)]]
+    assert rmse(model, xt, yt) < 0.01
+
+
+def test_registered_classifiers_and_sizes():
+    img = torch.rand(3, 1, 28, 28)
+    m = skan.skan_mlp()
+    assert m(img).shape == (3, 10) and count_params(m) == 784 * 8 * 27 + 8 + 8 * 4 + 8 * 10 * 27 + 10 + 10 * 4
+    assert count_params(skan.kan_chebyshev()) == 784 * 16 * 5 + 16 * 10 * 5
+    assert torch.allclose(m[0](torch.tensor([[0.0, 0.5, 1.0]])), torch.tensor([[-1.0, 0.0, 1.0]]))
+    assert skan.sconvkan()(img).shape == (3, 10)
+    assert abs(count_params(matched_mlp(2, 135)) - 135) <= 15
+
+
+def test_function_suite_values():
+    g = torch.Generator().manual_seed(0)
+    x, y = sample("f1", 50, g)
+    assert np.abs(y[:, 0].numpy() - special.j0(20 * x[:, 0].numpy())).max() < 1e-5
+    x, y = sample("f6", 200, g)
+    assert x[:, 1].min() >= 0 and x[:, 0].min() < -0.5 and torch.allclose(y[:, 0], x[:, 0] / (1 + x[:, 1] ** 2))
+    x, y = sample("f2", 20, g)
+    assert torch.allclose(y[:, 0], torch.exp(torch.sin(math.pi * x[:, 0]) + x[:, 1] ** 2))
+    a, b = function_fitting_suite("f3", 10, 10, seed=3)[:2], function_fitting_suite("f3", 10, 10, seed=3)[:2]
+    assert torch.equal(a[0], b[0]) and torch.allclose(a[1][:, 0], a[0][:, 0] * a[0][:, 1])
+
+
+def test_fitting_summary_counts():
+    fams = ("bspline", "rbf")
+    mk = lambda s, b, r, m: {"skan": s, "bspline": b, "rbf": r, "mlp": m, "skan_params": 10, "mlp_params": 11}
+    per_fn = {"f1": [mk(1.05, 1.0, 2.0, 0.9)], "f2": [mk(1.15, 3.0, 1.0, 2.0)],
+              "f3": [mk(0.5, 0.4, 0.6, 0.6), mk(0.5, 0.8, 0.6, 0.4), mk(0.5, 0.9, 0.9, 0.6)]}
+    metrics, rows = summarise_fitting(per_fn, fams)
+    assert metrics == {"fit_skan_near_best": 2.0, "fit_skan_beats_mlp": 2.0, "fit_distinct_winners": 2.0,
+                       "fit_functions": 3.0}
+    assert rows[2]["bspline"] == 0.8 and rows[2]["best_single"] == "rbf"
+
+
+def test_tiny_full_protocol_runs(tmp_path):
+    import paperzoo as pz
+
+    r = pz.reproduce("skan", "full", out=tmp_path / "run", progress=False, overrides={
+        "functions": ("f3",), "seeds": 1, "steps": 6, "cheb_seeds": 1, "cheb_steps": 6, "image_sets": ("mnist",),
+        "image_train": 40, "image_test": 40, "image_batch": 20, "image_epochs": 1})
+    assert r.metrics["prune_identity_err"] < 1e-6 and r.metrics["fit_functions"] == 1
+    assert 0 <= r.metrics["mnist_sconvkan_acc"] <= 100
