@@ -297,14 +297,16 @@ def test_denoise_task():
 
 
 def test_superres_task_block_means():
-    data = _images(3)
+    from paperzoo.data.sets import TensorSet
+
+    data = TensorSet(torch.rand(3, 2, 8, 12, generator=torch.Generator().manual_seed(0)), torch.arange(3), "img")
     task = SuperResTask(4)
     low = task.low_res(data.x)
-    blocks = data.x.view(3, 1, 2, 4, 2, 4).mean((3, 5))  # (3, 1, 2, 2) block means
+    blocks = data.x.view(3, 2, 2, 4, 3, 4).mean((3, 5))  # (3, 2, 2, 3) block means
     assert low.shape == data.x.shape
     assert torch.allclose(low, blocks.repeat_interleave(4, -2).repeat_interleave(4, -1), atol=1e-7)
     d = task.prepare(data, seed=0)
-    assert torch.equal(d.x, low.flatten(1)) and torch.equal(d.y, data.x.flatten(1))
+    assert torch.equal(d.x, low.flatten(1)) and torch.equal(d.y, data.x.flatten(1)) and task.out_dim(data) == 192
     assert task.evaluate(torch.nn.Identity(), d) == pytest.approx(float(psnr(d.x, d.y).mean()), abs=1e-5)
     with pytest.raises(ValueError, match="divisible"):
         SuperResTask(3).low_res(data.x)

@@ -74,7 +74,7 @@ class DenoiseTask:
         clean = _images(data, "DenoiseTask").flatten(1)
         g = torch.Generator().manual_seed(int(seed))
         noisy = clean + self.sigma * torch.randn(clean.shape, generator=g)
-        return TensorSet(noisy, clean, f"{data.name}-denoise")
+        return TensorSet(noisy, clean, data.name)
 
     def evaluate(self, model: torch.nn.Module, data: TensorSet, *, device="cpu", batch_size: int = 1000) -> float:
         """Mean per-image PSNR (dB) of the model's reconstructions."""
@@ -107,7 +107,7 @@ class SuperResTask:
 
     def prepare(self, data: TensorSet, seed: int) -> TensorSet:
         x = _images(data, "SuperResTask")
-        return TensorSet(self.low_res(x).flatten(1), x.flatten(1), f"{data.name}-sr{self.factor}")
+        return TensorSet(self.low_res(x).flatten(1), x.flatten(1), data.name)
 
     def evaluate(self, model: torch.nn.Module, data: TensorSet, *, device="cpu", batch_size: int = 1000) -> float:
         return float(psnr(_batched(model, data.x, batch_size, torch.device(device)), data.y).mean())
@@ -125,7 +125,7 @@ class ClassifyTask:
         return data.num_classes
 
     def prepare(self, data: TensorSet, seed: int) -> TensorSet:
-        return TensorSet(_images(data, "ClassifyTask").flatten(1), data.y, f"{data.name}-classify")
+        return TensorSet(_images(data, "ClassifyTask").flatten(1), data.y, data.name)
 
     def evaluate(self, model: torch.nn.Module, data: TensorSet, *, device="cpu", batch_size: int = 1000) -> float:
         pred = _batched(model, data.x, batch_size, torch.device(device)).argmax(-1)
