@@ -3,7 +3,8 @@
 smoke: seconds; the exact checks (equal parameter counts, second-order Taylor gap, L = 1 identity)
        and a 4-run sweep on 512 MNIST images.
 cpu:   the card's cpu ladder: MNIST 10k train / 10k val, C = 16, k = 3, L in {2, 4}, both layouts,
-       2 seeds, 3 epochs (Adam lr 1e-3, batch 128); 2 x 2 max-pool before the head (ours).
+       2 seeds, 3 epochs (Adam lr 1e-3, batch 128); 2 x 2 max-pool before the head (ours). One thread:
+       on a shared machine two OpenMP threads spent ~7x the CPU time per step of one.
 full:  the card's full sweep: MNIST and CIFAR-10, L {2,3,4,6} x C {8,16,32} x k {3,5} x pool {none, 2}
        x 2 layouts, 10 epochs, on the full training set and a 5k subset (to reach Q < 1; ours).
 """
@@ -61,7 +62,7 @@ PROTOCOLS = {
                     "(512 images, 1 epoch)", n_trains=(512,), n_val=256, depths=(1, 2), channels=(4,), seeds=1,
                     epochs=1, threads=1),
     "cpu": Config("card cpu ladder: MNIST 10k train / 10k val, C=16, k=3, L in {2,4}, sequential vs parallel, "
-                  "2 seeds, 3 epochs (8 runs)", threads=2),
+                  "2 seeds, 3 epochs (8 runs; single-threaded, about 5 min on one core)", threads=1),
     "full": Config("card full sweep: MNIST + CIFAR-10, L{2,3,4,6} x C{8,16,32} x k{3,5} x pool{1,2} x 2 layouts, "
                    "full and 5k training sets, 10 epochs (GPU)", datasets=("mnist", "cifar10"), n_trains=(None, 5_000),
                    n_val=None, depths=(2, 3, 4, 6), channels=(8, 16, 32), kernels=(3, 5), pools=(1, 2), seeds=1,
