@@ -113,7 +113,8 @@ def test_init_is_pytorch_default_per_layer():
     stack = ResidualConvStack(16, 4, 3)
     bound = 1 / math.sqrt(16 * 9)
     for p in (stack.weight, stack.bias):
-        assert p.abs().max() <= bound and p.abs().max() > 0.9 * bound
+        assert p.abs().max() <= bound and p.max() > 0.8 * bound and p.min() < -0.8 * bound
+    assert abs(stack.bias.mean().item()) < 0.3 * bound
     assert abs(stack.weight.std().item() - bound / math.sqrt(3)) < 0.05 * bound
     assert abs(stack.weight.mean().item()) < 0.05 * bound
 
@@ -175,7 +176,12 @@ def test_registered_models_and_their_layouts():
     for name, mode in (("sequential_resnet_conv", "sequential"), ("parallel_resnet_conv", "parallel"),
                        ("sequential_resnet_mlp", "sequential"), ("parallel_resnet_mlp", "parallel")):
         model = pz.create_model(name)
-        assert model.mode == mode and model.stack.n_layers == 3
+        assert model.mode == mode and model.stack.n_layers == 3 and model.stack.act_name == "relu"
+    assert count_params(pz.create_model("parallel_resnet_conv")) == conv_params(1, 10, 16, 3, 3, 7)
+    assert count_params(pz.create_model("sequential_resnet_conv")) == conv_params(1, 10, 16, 3, 3, 7)
+    assert count_params(pz.create_model("sequential_resnet_mlp")) == mlp_params(784, 10, 128, 3)
+    assert count_params(pz.create_model("parallel_resnet_mlp")) == mlp_params(784, 10, 128, 3)
+    assert "n_layers=3" in repr(pz.create_model("parallel_resnet_mlp")) and "mode=parallel" in repr(model)
     cifar = pz.create_model("parallel_resnet_conv", in_chans=3)
     assert cifar(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     assert pz.create_model("sequential_resnet_mlp", in_dim=3072)(torch.rand(2, 3, 32, 32)).shape == (2, 10)
@@ -188,6 +194,10 @@ def test_bad_input_is_refused():
         ResidualDenseStack(4, 2, act="gelu")
     with pytest.raises(ValueError, match="n_layers"):
         ResidualDenseStack(4, 0)
+    with pytest.raises(ValueError, match="width"):
+        ResidualConvStack(0, 2)
+    with pytest.raises(ValueError, match="positive"):
+        MLPClassifier(width=0)
     with pytest.raises(ValueError, match="kernel_size"):
         ResidualConvStack(4, 2, 0)
     with pytest.raises(ValueError, match=r"\(B, 4, H, W\)"):
@@ -238,6 +248,7 @@ def test_determination_ratio_against_float64_reference():
     assert determination_ratio(model, 10_000, 10) == pytest.approx(10_000 * 10 / n_params, rel=1e-15)
     assert determination_ratio(1_000, 300, 10) == 3.0
     assert determination_ratio(4_000, 300, 10) == 0.75
+    assert determination_ratio(4_000, 0, 10) == 0.0
     for bad in ((0, 10, 10), (100, -1, 10), (100, 10, 0)):
         with pytest.raises(ValueError):
             determination_ratio(*bad)
@@ -274,6 +285,7 @@ def test_binned_table_means_per_bin_and_layout():
     assert bin_gaps(table, "mnist") == pytest.approx(2.5)
     assert bin_gaps(table, "mnist", min_q=1.0) == pytest.approx(2.0)
     assert bin_gaps(table, "cifar10", min_q=3.0) == pytest.approx(0.5)
+    assert bin_gaps(table, "mnist", min_q=10.0) == pytest.approx(2.0)
     assert math.isnan(bin_gaps(table, "cifar10", min_q=10.0)) and math.isnan(bin_gaps(table, "svhn"))
 
 
