@@ -300,3 +300,119 @@ def test_tiny_full_protocol_runs(tmp_path):
         "image_train": 40, "image_test": 40, "image_batch": 20, "image_epochs": 1})
     assert r.metrics["prune_identity_err"] < 1e-6 and r.metrics["fit_functions"] == 1
     assert 0 <= r.metrics["mnist_sconvkan_acc"] <= 100
+
+
+# ---------------------------------------------------------------- inits, errors, small paths
+def test_inits_follow_the_library():
+    torch.manual_seed(0)
+    i, o = 120, 100
+    std = lambda fam, **kw: float(KANLayer(i, o, basis=fam, **kw).coef.detach().std())
+    assert abs(std("bspline") - 0.1) < 0.003 and abs(std("rbf") - 0.1 * 0.98) < 0.004
+    assert abs(std("chebyshev") - 1 / (i * 5)) < 3e-5 and abs(std("jacobi", degree=3) - 1 / (i * 4)) < 3e-5
+    relu = KANLayer(i, o, basis="relu").coef.abs().max()
+    assert 0.95 / math.sqrt(i * 8) < relu <= 1 / math.sqrt(i * 8)
+    rsw = KANLayer(i, o, basis="rswaf").coef.abs().max()
+    assert 0.95 * math.sqrt(6 / (i * 8 + o)) < rsw <= math.sqrt(6 / (i * 8 + o))
+    wav = KANLayer(i, o, basis="wavelet")
+    for w in (wav.coef, wav.base_weight):
+        assert 0.95 / math.sqrt(i) < w.abs().max() <= 1 / math.sqrt(i)
+    assert (wav.scale == 1).all() and (wav.translation == 0).all()
+    rbf = KANLayer(i, o, basis="rbf")
+    assert 0.9 / math.sqrt(i) < rbf.base_bias.abs().max() <= 1 / math.sqrt(i)
+    assert "basis='rbf'" in repr(rbf) and "base_activation='silu'" in repr(rbf)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: skan.BSplineBasis(grid=0), lambda: skan.BSplineBasis(order=-1), lambda: skan.BSplineBasis(range=(1, 1)),
+    lambda: skan.RBFBasis(n=1), lambda: skan.ChebyshevBasis(degree=-1), lambda: skan.JacobiBasis(degree=-1),
+    lambda: skan.ReLUKANBasis(g=0), lambda: skan.ReLUKANBasis(k=-1), lambda: skan.RSWAFBasis(n=0),
+    lambda: skan.WaveletBasis("meyer"), lambda: skan.make_basis(skan.RBFBasis(), n=3), lambda: KANLayer(0, 2),
+    lambda: KANLayer(2, 0), lambda: KANLayer(2, 2, base_activation="swish"), lambda: SelectableKANLayer(2, 2, families=()),
+    lambda: SelectableKANLayer(2, 2, families=("rbf", "rbf")), lambda: SelectableKANLayer(2, 2, topk=0),
+    lambda: SelectableKANLayer(2, 2, family_kwargs={"jacobi": {}}), lambda: skan.KANConv2d(1, 2, 0),
+    lambda: skan.KANConv2d(1, 2, 3, stride=0), lambda: skan.KANConv2d(1, 2, 3, padding=-1),
+    lambda: skan.SKAN([3]), lambda: skan.KAN([2, 0, 1]), lambda: skan.SConvKAN(image_size=12),
+])
+def test_bad_configurations_raise(build):
+    with pytest.raises(ValueError):
+        build()
+
+
+def test_bad_inputs_raise():
+    for basis in (skan.BSplineBasis(), skan.RBFBasis(), skan.ChebyshevBasis(), skan.WaveletBasis(), skan.JacobiBasis(),
+                  skan.ReLUKANBasis(), skan.RSWAFBasis()):
+        with pytest.raises(TypeError):
+            basis(torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected"):
+        skan.KANConv2d(2, 3, 3)(torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="smaller"):
+        skan.KANConv2d(1, 3, 5)(torch.rand(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="SelectableKANLayer"):
+        SelectableKANLayer(3, 2)(torch.rand(4, 2))
+
+
+def test_small_degrees_order_zero_and_custom_width():
+    x = _x(10)
+    assert skan.ChebyshevBasis(degree=0)(x).shape == (10, 1, 1) and skan.ChebyshevBasis(degree=1)(x).shape[-1] == 2
+    assert skan.JacobiBasis(degree=0)(x).shape[-1] == 1 and skan.JacobiBasis(degree=1)(x).shape[-1] == 2
+    assert torch.allclose(skan.JacobiBasis(degree=1, a=0.5, b=2.0)(x)[..., 1], (-1.5 + 4.5 * torch.tanh(x)) / 2)
+    rb = skan.RBFBasis(n=3, range=(-1, 1), h=0.3)(x)
+    assert torch.allclose(rb[:, 0, 1], torch.exp(-(x[:, 0] / 0.3) ** 2))
+    b0 = skan.BSplineBasis(grid=4, order=0)
+    xr = _x(10, -0.9, 0.9).requires_grad_()
+    out = b0(xr)
+    assert out.shape == (10, 1, 4) and torch.allclose(out.sum(-1), torch.ones(10, 1, dtype=D))
+    (out * torch.arange(4.0, dtype=D)).sum().backward()
+    assert xr.grad is None or xr.grad.abs().max() == 0
+    assert skan.BSplineBasis(grid=3, order=2).n_basis == 5
+
+
+def test_selection_api_edges():
+    layer, x = _sel(out=3, families=("bspline", "rbf", "chebyshev"), topk=2)
+    layer.select()
+    assert all(len(f) == 2 for f in layer.chosen_families())
+    with pytest.raises(ValueError, match="k must be"):
+        layer.select(3)
+    layer.select(1)
+    with torch.no_grad():
+        before = layer(x)
+        layer.prune()
+        layer.prune()
+        assert (layer(x) - before).abs().max() < 1e-14
+    assert "pruned to" in repr(layer)
+    with pytest.raises(RuntimeError):
+        layer.candidates(x)
+    conv = skan.SelectableKANConv2d(1, 2, 3, families=("rbf", "chebyshev"))
+    with torch.no_grad():
+        conv.dense.selection_weights.copy_(torch.tensor([[0.1, 0.9], [0.8, -0.2]]))
+    assert conv.select(1).tolist() == [[False, True], [True, False]]
+    assert conv.prune() is conv and conv.chosen_families() == [("chebyshev",), ("rbf",)] and conv.dense.pruned
+    with pytest.raises(ValueError, match="no SelectableKANLayer"):
+        skan.select(skan.KAN([2, 2]))
+
+
+def test_training_options_and_guards():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 2, generator=g)
+    y = (x[:, 0] > 0).long()
+    model = skan.SKAN([2, 2], families=("bspline", "rbf", "chebyshev"))
+    hist = train_skan(model, x, y, steps=10, lr=3e-2, loss="ce", batch_size=16, topk=2,
+                      generator=torch.Generator().manual_seed(1))
+    assert all(len(f) == 2 for f in model.chosen_families()[0]) and hist["losses"][-1] < hist["losses"][0]
+    model.train()
+    rmse(model, x, torch.zeros(64, 2))
+    assert model.training
+    model.eval()
+    rmse(model, x, torch.zeros(64, 2))
+    assert not model.training
+    kan = skan.KAN([2, 1])
+    with pytest.raises(FloatingPointError):
+        train_skan(kan, x, torch.full((64, 1), float("inf")), steps=2, phases=(1.0,))
+    for bad in ({"loss": "l1"}, {"batch_size": 0}, {"batch_size": 65}):
+        with pytest.raises(ValueError):
+            train_skan(kan, x, torch.zeros(64, 1), steps=2, phases=(1.0,), **bad)
+    with pytest.raises(ValueError):
+        train_skan(kan, x, torch.zeros(63, 1), steps=2, phases=(1.0,))
+    with pytest.raises(ValueError):
+        phase_steps(-1, (1.0,))
+    assert phase_steps(5, (1.0,)) == [5]
