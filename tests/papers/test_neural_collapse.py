@@ -108,6 +108,8 @@ def test_nc1_function_and_degenerate_means():
     assert math.isinf(nc1(np.ones((6, 2)), np.arange(6) % 2))  # all class means equal: no between-class scatter
     with pytest.raises(ValueError, match="need at least 2 classes"):
         nc1(h, np.zeros(60, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"class\(es\) \[3\] have no samples"):
+        nc1(h, y, num_classes=4)
     with pytest.raises(ValueError, match="labels must be >= 0"):
         nc1(h, y - 1)
     with pytest.raises(TypeError, match="features must be a torch tensor or numpy array, got list"):
@@ -220,6 +222,8 @@ def test_ufm_loss_is_exactly_the_official_objective():
 def test_stacked_sgd_equals_autograd_sgd_float64():
     torch.set_default_dtype(torch.float64)
     ms = [UFMDeepLinear([30] * 3, 6, 3), UFMDeepLinear([50, 30, 10], 6, 3, bias=True, lambda_w=1e-3)]
+    with torch.no_grad():
+        ms[1].bias.normal_()  # a non-zero starting bias must be carried into the stacked run
     refs = [UFMDeepLinear(m.n_per_class, 6, 3, bias=m.bias is not None, lambda_w=m.lambda_w) for m in ms]
     for r, m in zip(refs, ms):
         r.load_state_dict(m.state_dict())
@@ -231,11 +235,26 @@ def test_stacked_sgd_equals_autograd_sgd_float64():
     assert float(loss.detach()) == pytest.approx(float(m.loss().detach()), rel=1e-13)
     for a, b in zip(auto, [gH[0], *[g[0] for g in gW], gb[0, :, 0]]):
         assert torch.allclose(a, b, rtol=1e-11, atol=1e-14)
-    fit_sgd_stacked(ms, steps=150, lr=0.1, momentum=0.9, every=50)
-    for r, m in zip(refs, ms):
-        r.fit(steps=150, lr=0.1, momentum=0.9, every=50)
+    hist = fit_sgd_stacked(ms, steps=150, lr=0.1, momentum=0.9, every=50)
+    for i, (r, m) in enumerate(zip(refs, ms)):
+        ref_hist = r.fit(steps=150, lr=0.1, momentum=0.9, every=50)
+        assert [h[i] for h in hist] == pytest.approx(ref_hist, rel=1e-9)  # each model's own loss
         for a, b in zip(r.parameters(), m.parameters()):
             assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_one_stacked_step_is_exactly_one_sgd_step_float64():
+    torch.set_default_dtype(torch.float64)
+    m = UFMDeepLinear([7, 5, 3], 4, 2, bias=True, lambda_w=0.0123, lambda_h=0.0371)  # decays not exact in float32
+    ref = UFMDeepLinear([7, 5, 3], 4, 2, bias=True, lambda_w=0.0123, lambda_h=0.0371)
+    with torch.no_grad():
+        m.bias.normal_()
+    ref.load_state_dict(m.state_dict())
+    assert fit_sgd_stacked([m], steps=0) == [] and torch.equal(m.H, ref.H)
+    fit_sgd_stacked([m], steps=1, lr=0.3, momentum=0.5)
+    grads = torch.autograd.grad(ref.loss(), list(ref.parameters()))
+    for p, q, g in zip(m.parameters(), ref.parameters(), grads):
+        assert torch.allclose(p, q - 0.3 * g, rtol=1e-13, atol=1e-15)
 
 
 def test_smoke_lbfgs_reaches_closed_form_and_orthogonal_frame():
@@ -269,6 +288,8 @@ def test_ufm_autograd_fit_official_defaults_history_and_divergence():
     assert hist[-1] == pytest.approx(float(m.loss().detach()), rel=0.05)
     with pytest.raises(FloatingPointError, match="lower lr"):
         UFMDeepLinear([20] * 3, d=6, depth=2).fit(steps=200, lr=50.0, every=100)
+    m.fit(steps=2, momentum=0.0)  # plain gradient descent is allowed
+    fit_sgd_stacked([m], steps=2, momentum=0.0)
     for kw in ({"steps": -1}, {"lr": 0.0}, {"momentum": 1.0}):
         with pytest.raises(ValueError, match="need steps >= 0"):
             m.fit(**kw)
