@@ -125,14 +125,47 @@ def test_arch_strings_and_expansion():
         BottleneckMLP(20, 3, 1, 0)
 
 
+@pytest.mark.parametrize("bad", ["dim_in", "n_classes", "blocks", "thin", "expansion"])
+def test_every_size_is_checked(bad):
+    kw = dict(dim_in=20, n_classes=3, blocks=1, thin=4, expansion=2)
+    for value in (0, 2.5, True):
+        with pytest.raises(ValueError, match=f"{bad} must be a positive int"):
+            BottleneckMLP(**{**kw, bad: value})
+    std = dict(dim_in=20, n_classes=3, depth=1, width=4)
+    if bad in ("dim_in", "n_classes"):
+        with pytest.raises(ValueError, match=f"{bad} must be a positive int"):
+            StandardMLP(**{**std, bad: 0})
+
+
+def test_standard_and_block_sizes_are_checked():
+    from paperzoo.papers.scaling_mlps import BottleneckBlock
+
+    for name in ("depth", "width"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+            StandardMLP(**{**dict(dim_in=20, n_classes=3, depth=1, width=4), name: 0})
+    for name in ("thin", "wide"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+            BottleneckBlock(**{**dict(thin=3, wide=6), name: 0})
+    with pytest.raises(ValueError, match="blocks must be"):
+        parse_arch("B_0-Wi_4")
+    with pytest.raises(ValueError, match="expansion must be"):
+        parse_arch("B_1-Wi_4-E_0")
+    with pytest.raises(ValueError, match="width must be"):
+        parse_arch("B_1-Wi_0")
+
+
 def test_inputs_are_flattened_and_checked():
     net = pz.create_model("bottleneck_mlp")
     x = torch.rand(3, 1, 28, 28)
     torch.testing.assert_close(net(x), net(x.flatten(1)))
-    with pytest.raises(ValueError, match="in_dim=784"):
+    with pytest.raises(ValueError, match="BottleneckMLP: inputs flatten to 3072 features, but in_dim=784"):
         net(torch.rand(3, 3, 32, 32))
-    with pytest.raises(ValueError, match="batch"):
+    with pytest.raises(ValueError, match="StandardMLP: expected a batch"):
         pz.create_model("standard_mlp")(torch.rand(784))
+    with pytest.raises(ValueError, match="StandardMLP: inputs flatten to 10 features"):
+        pz.create_model("standard_mlp")(torch.rand(2, 10))
+    with pytest.raises(ValueError, match="BottleneckMLP: expected a batch"):
+        net(torch.rand(784))
     assert pz.create_model("standard_mlp", in_dim=3072)(torch.rand(2, 3, 32, 32)).shape == (2, 10)
 
 
@@ -168,10 +201,14 @@ def test_lion_first_step_moves_each_weight_by_lr():
     for p, b in zip(net.parameters(), before):
         moved = (p.detach() - b).abs()
         torch.testing.assert_close(moved[p.grad != 0], torch.full_like(moved[p.grad != 0], 1e-3), rtol=0, atol=1e-15)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="lr must be > 0"):
         Lion(net.parameters(), lr=0.0)
-    with pytest.raises(ValueError):
-        Lion(net.parameters(), betas=(1.0, 0.9))
+    for betas in ((1.0, 0.9), (0.9, 1.0), (-0.1, 0.9), (0.9, -0.1)):
+        with pytest.raises(ValueError, match="betas must be in"):
+            Lion(net.parameters(), betas=betas)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        Lion(net.parameters(), weight_decay=-1.0)
+    Lion(net.parameters(), betas=(0.0, 0.0))  # both ends of [0, 1) are allowed
 
 
 def test_mixup_is_a_convex_combination_of_pairs():
@@ -181,7 +218,11 @@ def test_mixup_is_a_convex_combination_of_pairs():
     xm, ya, yb, lam = mixup(x, y, 0.8)
     assert 0 < lam < 1 and torch.equal(ya, y) and sorted(yb.tolist()) == list(range(16))
     torch.testing.assert_close(xm, lam * x + (1 - lam) * x[yb])
-    with pytest.raises(ValueError):
+    torch.manual_seed(1)
+    p1 = mixup(x, y, 0.8, generator=torch.Generator().manual_seed(3))[2]
+    torch.manual_seed(2)
+    assert torch.equal(p1, mixup(x, y, 0.8, generator=torch.Generator().manual_seed(3))[2])  # the generator decides
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
         mixup(x, y, -1.0)
 
 
@@ -203,6 +244,24 @@ def test_loss_is_smoothed_ce_and_mixes_two_targets():
         make_loss(smoothing=1.0)
 
 
+def test_loss_defaults_and_augmentation_path():
+    torch.manual_seed(10)
+    net = StandardMLP(3 * 8 * 8, 4, 2, 6)
+    x, y = torch.randn(12, 3, 8, 8), torch.randint(0, 4, (12,))
+    plain = F.cross_entropy(net(x), y, label_smoothing=0.3)
+    torch.testing.assert_close(make_loss()(net, x, y), plain)                  # defaults: smoothing 0.3, no aug/mixup
+    torch.testing.assert_close(make_loss(smoothing=0.0)(net, x, y), F.cross_entropy(net(x), y))
+    torch.manual_seed(11)
+    got = make_loss(augment=True)(net, x, y)
+    torch.manual_seed(11)
+    torch.testing.assert_close(got, F.cross_entropy(net(flip_crop(x, 4)), y, label_smoothing=0.3))
+    assert not torch.allclose(got, plain)
+    flat = x.flatten(1)                                                        # vectors are never augmented
+    torch.testing.assert_close(make_loss(augment=True)(net, flat, y), plain)
+    with pytest.raises(ValueError, match="label smoothing"):
+        make_loss(smoothing=-0.1)
+
+
 def test_flip_crop_returns_shifted_flipped_windows():
     torch.manual_seed(8)
     x = torch.randn(64, 2, 6, 6)
@@ -215,17 +274,38 @@ def test_flip_crop_returns_shifted_flipped_windows():
     flips = flip_crop(x, pad=0)
     is_flip = [torch.equal(flips[i], x[i].flip(-1)) for i in range(64)]
     assert all(is_flip[i] or torch.equal(flips[i], x[i]) for i in range(64)) and 16 < sum(is_flip) < 48
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expects images \(B, C, H, W\)"):
         flip_crop(x[0])
+    with pytest.raises(ValueError, match="pad must be >= 0"):
+        flip_crop(x, pad=-1)
+
+
+@pytest.mark.parametrize("pad", [1, 2])
+def test_flip_crop_offsets_cover_the_padding_and_follow_the_generator(pad):
+    torch.manual_seed(12)
+    x = torch.randn(160, 1, 5, 5)
+    out = flip_crop(x, pad=pad)
+    padded = [F.pad(v, (pad, pad, pad, pad)) for v in (x, x.flip(-1))]
+    offsets = set()
+    for i in range(160):
+        offsets |= {(dy, dx) for f in (0, 1) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
+                    if torch.equal(out[i], padded[f][i, :, dy:dy + 5, dx:dx + 5])}
+    assert {dy for dy, _ in offsets} == set(range(2 * pad + 1)) == {dx for _, dx in offsets}
+    torch.manual_seed(1)
+    a = flip_crop(x, pad, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(2)
+    assert torch.equal(a, flip_crop(x, pad, generator=torch.Generator().manual_seed(4)))
 
 
 def test_make_optimizer_names():
     p = [torch.nn.Parameter(torch.zeros(2))]
-    assert isinstance(make_optimizer("lion", 1e-4)(p), Lion)
-    assert isinstance(make_optimizer("adamw", 1e-3)(p), torch.optim.AdamW)
-    sgd = make_optimizer("sgd", 0.01, 1e-4)(p)
-    assert sgd.param_groups[0]["momentum"] == 0.9 and sgd.param_groups[0]["weight_decay"] == 1e-4
-    with pytest.raises(ValueError):
+    for name, cls in (("lion", Lion), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD)):
+        opt = make_optimizer(name, 0.0123, 0.045)(p)
+        assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.0123
+        assert opt.param_groups[0]["weight_decay"] == 0.045
+        assert make_optimizer(name, 0.5)(p).param_groups[0]["weight_decay"] == 0.0   # official default 0
+    assert make_optimizer("sgd", 0.01)(p).param_groups[0]["momentum"] == 0.9
+    with pytest.raises(ValueError, match="optimizer must be"):
         make_optimizer("adam", 1e-3)
 
 
@@ -243,6 +323,17 @@ def test_pure_fit_is_loglog_least_squares():
     x = torch.tensor([1e3, 1e4, 1e5, 1e6], dtype=torch.float64)
     f = fit_power_law(x, 7.0 * x.pow(-0.4), offset=False)
     assert abs(f.b - 0.4) < 1e-12 and abs(f.a - 7.0) < 1e-9 and f.c == 0 and f.r2 == pytest.approx(1.0)
+    assert not f.offset and f.n == 4 and fit_power_law(x, 7.0 * x.pow(-0.4) + 1).n == 4
+    ints = fit_power_law([1000, 10000, 100000, 1000000], [70, 28, 11, 4], offset=False)   # plain ints are fine
+    assert ints.b == pytest.approx(float(-(torch.tensor([70.0, 28, 11, 4]).log().diff() / math.log(10)).mean()), rel=0.05)
+    torch.testing.assert_close(f.predict([1e3, 1e9]), 7.0 * torch.tensor([1e3, 1e9], dtype=torch.float64) ** -0.4,
+                               rtol=1e-12, atol=0)
+    two = fit_power_law([1.0, 4.0], [2.0, 1.0], offset=False)
+    assert two.b == pytest.approx(0.5) and two.a == pytest.approx(2.0)
+    flat = fit_power_law([1.0, 2.0, 4.0], [3.0, 3.0, 3.0], offset=False)
+    assert flat.r2 == 1.0 and flat.b == pytest.approx(0.0, abs=1e-12)
+    small = fit_power_law([0.1, 0.2, 0.4], [1.0, 0.5, 0.25], offset=False)   # x below 1 is fine
+    assert small.b == pytest.approx(1.0)
     y = torch.tensor([30.0, 20.0, 16.0, 9.0], dtype=torch.float64)
     lx, ly = x.log(), y.log()
     slope = ((lx - lx.mean()) * (ly - ly.mean())).sum() / (lx - lx.mean()).square().sum()
@@ -271,20 +362,38 @@ def test_offset_fit_is_optimal_on_noisy_data():
 
 def test_offset_clipped_at_zero_when_the_law_curves_up():
     x = torch.logspace(2, 6, 5, dtype=torch.float64)
-    f = fit_power_law(x, 5.0 * x.pow(-0.5) - 0.001)
+    y = 5.0 * x.pow(-0.5) - 0.001
+    f = fit_power_law(x, y)
     assert f.c == 0.0 and f.a > 0 and f.b > 0
+    best = math.inf
+    for b in torch.linspace(0.2, 1.0, 4000, dtype=torch.float64):   # c = 0: a = <f, y> / <f, f>
+        basis = x.pow(-b)
+        best = min(best, float(((basis @ y) / (basis @ basis) * basis - y).square().sum()))
+    assert float((f.predict(x) - y).square().sum()) <= best * (1 + 1e-9)
+
+
+def test_fit_search_settings_are_checked():
+    x, y = [1.0, 2.0, 4.0], [3.0, 2.0, 1.5]
+    for kw in (dict(b_max=0.0), dict(grid=2)):
+        with pytest.raises(ValueError, match="need b_max > 0 and grid >= 3"):
+            fit_power_law(x, y, **kw)
+    assert fit_power_law(x, y, grid=3, b_max=0.5).b <= 0.5 + 1e-12
 
 
 def test_fit_rejects_bad_input():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="must be positive"):
         fit_power_law([1.0, 2.0, 3.0], [1.0, -1.0, 0.5])
+    with pytest.raises(ValueError, match="must be positive"):
+        fit_power_law([0.0, 2.0, 3.0], [1.0, 0.7, 0.5])
+    with pytest.raises(ValueError, match="must be positive"):
+        fit_power_law([1.0, 2.0, 3.0], [1.0, 0.0, 0.5])
     with pytest.raises(ValueError, match="at least 3"):
         fit_power_law([1.0, 2.0], [2.0, 1.0])
     with pytest.raises(ValueError, match="values"):
         fit_power_law([1.0, 2.0, 3.0], [2.0, 1.0])
-    with pytest.raises(ValueError, match="distinct"):
+    with pytest.raises(ValueError, match="x needs at least two distinct values"):
         fit_power_law([2.0, 2.0], [2.0, 1.0], offset=False)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="x and y must be finite"):
         fit_power_law([1.0, 2.0, math.inf], [2.0, 1.0, 0.5])
 
 
@@ -294,9 +403,13 @@ def test_compute_count_and_monotonicity():
     assert train_flops(net, 1000) == 3.0 * forward_macs(net) * 1000
     bn = BottleneckMLP(784, 10, 2, 16)
     assert forward_macs(bn) == 784 * 16 + 2 * 2 * 16 * 64 + 16 * 10
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no nn.Linear"):
         forward_macs(torch.nn.ReLU())
-    assert is_decreasing([9.0, 7.5, 7.0]) and not is_decreasing([9.0, 9.0, 7.0]) and not is_decreasing([1.0])
+    assert train_flops(net, 0) == 0.0
+    with pytest.raises(ValueError, match="samples"):
+        train_flops(net, -1)
+    assert is_decreasing([2.0, 1.0]) and is_decreasing([9.0, 7.5, 7.0])
+    assert not is_decreasing([9.0, 9.0, 7.0]) and not is_decreasing([1.0])
     assert not is_decreasing([3.0, 2.0, 2.5])
 
 
