@@ -444,4 +444,5 @@ def test_smoke_identities_and_overfit(tmp_path, require_data):
     assert r.passed and r.metrics["overfit_train_acc"] == 100.0
     assert r.metrics["param_count_b6_wi512"] == 14_182_922
     with pytest.raises(ValueError, match="main width"):
-        pz.reproduce("scaling-mlps", "smoke", overrides={"fmnist_main_width": 5}, out=tmp_path / "bad", progress=False)
+        pz.reproduce("scaling-mlps", "smoke", overrides={"fmnist_main_width": 5, "overfit_steps": 0}, out=tmp_path / "bad",
+                     progress=False)
