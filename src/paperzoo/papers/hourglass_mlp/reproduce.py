@@ -1,8 +1,8 @@
 """Protocols: parameter-matched Pareto sweeps of Hourglass vs conventional residual MLPs (card ladder).
 
 smoke: tiny grids, 512 images, 1 epoch; the exact construction checks (card step 1 (a)-(e)).
-cpu:   the card's cpu ladder scaled to 2 cores: MNIST denoising (sigma 0.5), 2k train / 1k test
-       (card 20k / 5k), 2 epochs at batch 32 (card 5 at 256), AdamW lr 1e-3; Hourglass grid
+cpu:   the card's cpu ladder scaled down: MNIST denoising (sigma 0.5), 5k train / 2k test
+       (card 20k / 5k), 3 epochs at batch 128 (card 5 at 256), AdamW lr 1e-3; Hourglass grid
        d_z {1024, 2048} x d_h {64, 128} x L {2, 4}; conventional grid (stream 784) d_h {256, 512, 1024}
        x L {1, 2, 4}; frontiers compared at 3 shared budgets (+-15 %); plus the frozen-vs-trained W_in
        ablation on the smallest Hourglass.
@@ -70,9 +70,9 @@ PROTOCOLS = {
     "smoke": Config("seconds: 512 MNIST images, 1 epoch, tiny grids; the exact checks (frozen W_in, identity, JL, "
                     "counts)", n_train=512, n_test=256, epochs=1, batch_size=128, hg_dz=(1024,), hg_dh=(16,),
                     hg_depth=(1, 2), conv_dh=(64,), conv_depth=(2, 4), ablation=False, threads=1),
-    "cpu": Config("card cpu ladder scaled to 2 shared cores: MNIST denoising sigma 0.5, 2k/1k images (card 20k/5k), "
-                  "2 epochs at batch 32 (125 steps), card grids (8 Hourglass + 8 conventional in the shared range), "
-                  "3 budgets, frozen-vs-trained W_in", n_train=2_000, n_test=1_000, epochs=2, batch_size=32, threads=2),
+    "cpu": Config("card cpu ladder scaled down: MNIST denoising sigma 0.5, 5k/2k images (card 20k/5k), 3 epochs at "
+                  "batch 128 (117 steps), card grids (8 Hourglass + 8 conventional in the shared range), 3 budgets, "
+                  "frozen-vs-trained W_in; 1 thread", n_train=5_000, n_test=2_000, epochs=3, batch_size=128, threads=1),
     "full": Config("card full setting on MNIST: 60k/10k, 30 epochs, denoising + 4x super-resolution + classification "
                    "(stand-in) sweeps (GPU)", tasks=("denoise", "superres", "classify"), n_train=None, n_test=None,
                    epochs=30),
