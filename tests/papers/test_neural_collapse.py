@@ -64,6 +64,18 @@ def test_closed_form_matches_card_reference_values(M, x_ref):
     assert torch.allclose(opt.s ** (2 * M), sum(N_IMB) * 5e-4 * opt.x ** M, rtol=1e-12)
 
 
+def test_closed_form_with_unequal_decays_and_default_layer():
+    lw, lh, M, N = 2e-3, 7e-4, 2, sum(N_IMB)
+    opt = imbalanced_mse_optimum(N_IMB, M, lw, lh)
+    assert opt.b == pytest.approx(M * N * (N * lw ** M * lh) ** (1 / M), rel=1e-14)
+    rhs = M * opt.x ** (M - 1) / (opt.x ** M + 1) ** 2
+    assert torch.allclose(rhs, opt.b / torch.tensor(N_IMB, dtype=torch.float64), rtol=1e-12)
+    assert torch.allclose(opt.s ** (2 * M), N * lh * opt.x ** M, rtol=1e-12)
+    assert UFMDeepLinear(N_IMB, 4, M, lambda_w=lw, lambda_h=lh).optimum().x.tolist() == opt.x.tolist()
+    t = opt.targets()
+    assert all(torch.equal(t[k], getattr(opt, k)) for k in ("WWT", "HTH", "WH"))  # layer 1 = end-to-end
+
+
 def test_closed_form_m3_gram_diagonal_and_m1_analytic_root():
     opt = imbalanced_mse_optimum(N_IMB, 3, 5e-4, 5e-4)
     assert opt.HTH.tolist() == pytest.approx([0.2252, 0.3783, 0.6349, 0.6349], abs=1e-4)
@@ -79,6 +91,13 @@ def test_root_is_the_largest_and_minority_collapse_gives_zero():
             g = lambda t: M * t ** (M - 1) / (t ** M + 1) ** 2  # noqa: E731
             assert g(x) == pytest.approx(c, rel=1e-10)
             assert all(g(x * f) < c for f in (1.01, 1.5, 3.0, 100.0))  # nothing larger solves it
+    for M in (2, 3, 6):  # near and at the maximum of the right-hand side, at x* = ((M-1)/(M+1))^(1/M)
+        xs = ((M - 1) / (M + 1)) ** (1.0 / M)
+        top = M * xs ** (M - 1) / (xs ** M + 1.0) ** 2
+        assert solve_x(top, M) == pytest.approx(xs, rel=1e-6)  # the double root, not "no root"
+        x = solve_x(0.9999 * top, M)
+        assert x > xs and M * x ** (M - 1) / (x ** M + 1) ** 2 == pytest.approx(0.9999 * top, rel=1e-10)
+        assert solve_x(1.0001 * top, M) == 0.0
     # a tiny minority class with strong decay has no root: x = 0 (collapse), majority classes survive
     opt = imbalanced_mse_optimum([1000, 1000, 1], 3, 5e-3, 5e-3)
     assert opt.x[2] == 0 and (opt.x[:2] > 0).all() and opt.collapsed.tolist() == [False, False, True]
