@@ -484,7 +484,9 @@ def test_bad_inputs_raise_clear_errors():
 def test_readme_times_match_the_records():
     """Every "<protocol> record ... N min" the README states is the record's own wall time."""
     readme = (ROOT / "src" / "paperzoo" / "papers" / "noprop" / "README.md").read_text()
-    records = {r.protocol: r for r in load_results(ROOT / "results", "noprop")}
+    records = {r.protocol: r for r in load_results(ROOT / "results", "noprop")} if (ROOT / "results").is_dir() else {}
+    if not records:
+        pytest.skip("no noprop records in this checkout (e.g. a mutation-testing copy)")
     stated = re.findall(r"`(smoke|cpu)` record[^.]*?([\d.]+) (s|min)\b", readme)
     assert stated, "the README should state the recorded wall times"
     for proto, value, unit in stated:

@@ -3,7 +3,7 @@
 smoke: the card's schedule identity (oracle block, Monte Carlo) and 2-class Gaussian blobs
        (MLP blocks, T = 10, one-hot, 5 epochs).
 cpu:   MNIST, T = 10, one-hot, conv widths (16, 32, 64), FC (128, 64), first 12k training images,
-       6 epochs, full 10k test set.
+       3 epochs (the card's ladder: 6), full 10k test set.
 full:  MNIST with the paper's block (32, 64, 128 / 256, 128), 100 epochs, then CIFAR-10 (150 epochs;
        the shared copy's test split is the first 1,000 official test images).
 Claim metric: stochastic inference (Eq. 3 with noise), mean test accuracy over the sampling seeds;
@@ -52,10 +52,11 @@ class Config:
 PROTOCOLS = {
     "smoke": Config("seconds: schedule identity (oracle block, 200k chains) + 2-class blobs, MLP blocks, T=10, "
                     "one-hot, 5 epochs, NoProp vs back-prop", data=("blobs",), epochs=5, n_train=2_000,
-                    n_test=1_000, eval_every_n=None, fc=(64, 64), identity_chains=200_000, order="blockwise"),
-    "cpu": Config("card cpu ladder: MNIST 12k train / 10k test, T=10, one-hot, conv (16,32,64) / FC (128,64), "
-                  "6 epochs, NoProp vs the same blocks by back-prop, 2 threads (wall time: see the record)",
-                  order="blockwise", threads=2),
+                    n_test=1_000, eval_every_n=None, fc=(64, 64), identity_chains=200_000, order="blockwise",
+                    threads=1),
+    "cpu": Config("card cpu ladder at half the epochs: MNIST 12k train / 10k test, T=10, one-hot, conv (16,32,64) / "
+                  "FC (128,64), 3 epochs, NoProp vs the same blocks by back-prop, 2 threads (estimate: ~4 min alone)",
+                  epochs=3, order="blockwise", threads=2),
     "full": Config("paper setting: MNIST, Fig. 6 blocks, 100 epochs, then CIFAR-10 150 epochs (test = first 1,000 "
                    "official test images); one GPU, fused order, about an hour (estimate, not run)",
                    data=("mnist", "cifar10"), epochs=100, n_train=None, eval_every_n=None, widths=(32, 64, 128),
