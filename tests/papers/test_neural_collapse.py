@@ -102,6 +102,9 @@ def test_root_is_the_largest_and_minority_collapse_gives_zero():
     opt = imbalanced_mse_optimum([1000, 1000, 1], 3, 5e-3, 5e-3)
     assert opt.x[2] == 0 and (opt.x[:2] > 0).all() and opt.collapsed.tolist() == [False, False, True]
     assert opt.HTH[2] == 0 and opt.WWT[2] == 0
+    every = imbalanced_mse_optimum([1, 1], 3, 0.5, 0.5)  # every class collapses: zero targets, not NaN
+    assert every.collapsed.all() and torch.equal(every.WWT, torch.zeros(2, dtype=torch.float64))
+    assert torch.equal(every.targets(2)["HTH"], torch.zeros(2, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------- metrics
