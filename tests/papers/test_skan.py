@@ -347,10 +347,23 @@ def test_bad_configurations_raise(build):
         build()
 
 
+ALL_BASES = (skan.BSplineBasis(), skan.RBFBasis(), skan.ChebyshevBasis(), skan.WaveletBasis(), skan.JacobiBasis(),
+             skan.ReLUKANBasis(), skan.RSWAFBasis())
+
+
+def test_bases_keep_the_input_dtype_and_smallest_sizes_work():
+    x = torch.rand(5, 3) * 2 - 1
+    for basis in ALL_BASES:
+        assert basis(x).dtype == torch.float32 and basis(x.double()).dtype == D
+        assert torch.allclose(basis(x).double(), basis(x.double()), atol=1e-6)
+    for basis in (skan.RSWAFBasis(n=1), skan.RBFBasis(n=2), skan.BSplineBasis(grid=1, order=0), skan.ReLUKANBasis(1, 0)):
+        assert basis(x).shape == (5, 3, basis.n_basis) and torch.isfinite(basis(x)).all()
+    assert skan.RSWAFBasis(n=1).n_basis == 1 and skan.ReLUKANBasis(1, 0).n_basis == 1
+
+
 def test_bad_inputs_raise():
-    for basis in (skan.BSplineBasis(), skan.RBFBasis(), skan.ChebyshevBasis(), skan.WaveletBasis(), skan.JacobiBasis(),
-                  skan.ReLUKANBasis(), skan.RSWAFBasis()):
-        with pytest.raises(TypeError):
+    for basis in ALL_BASES:
+        with pytest.raises(TypeError, match=type(basis).__name__):
             basis(torch.ones(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="expected"):
         skan.KANConv2d(2, 3, 3)(torch.rand(1, 1, 8, 8))
@@ -391,7 +404,7 @@ def test_selection_api_edges():
     assert "pruned to" in repr(layer)
     with pytest.raises(RuntimeError):
         layer.candidates(x)
-    conv = skan.SelectableKANConv2d(1, 2, 3, families=("rbf", "chebyshev"))
+    conv = skan.SelectableKANConv2d(1, 2, 3, families=("rbf", "chebyshev"), topk=2)
     with torch.no_grad():
         conv.dense.selection_weights.copy_(torch.tensor([[0.1, 0.9], [0.8, -0.2]]))
     assert conv.select(1).tolist() == [[False, True], [True, False]]
