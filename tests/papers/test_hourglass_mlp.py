@@ -216,6 +216,39 @@ def test_conventional_float64_parity_and_head():
     assert torch.allclose(lin(x), x @ lin.w_in.T @ lin.out.weight.T + lin.out.bias, atol=1e-12)
 
 
+def test_validation_messages_and_zero_init_of_both_networks():
+    for cls, args in ((HourglassMLP, (12, 3, 16, 4, 2)), (ConventionalResMLP, (12, 3, 4, 2))):
+        name = cls.__name__
+        default = cls(*args)
+        assert all(b.up.weight.any() for b in default.blocks)  # PyTorch init by default, not zero
+        zero = cls(*args, zero_init=True)
+        assert all(not b.up.weight.any() and not b.up.bias.any() for b in zero.blocks)
+        x = torch.rand(5, 12)
+        z = zero.lift(x) if name == "HourglassMLP" else x
+        assert torch.allclose(zero(x), zero.out(z), atol=1e-6)  # zero residuals: only the head (and lift) act
+        with pytest.raises(ValueError, match=f"^{name}: inputs flatten to 13 features, the model takes d_in=12$"):
+            default(torch.rand(5, 13))
+        with pytest.raises(ValueError, match=rf"^{name}: expected a batch \(B, \.\.\.\) of inputs, got torch.Size\(\[12\]\)$"):
+            default(torch.rand(12))
+        with pytest.raises(ValueError, match="<class 'list'>"):
+            default([0.0] * 12)
+        for i in range(len(args) - 1):  # every width must be positive
+            bad = list(args)
+            bad[i] = 0
+            with pytest.raises(ValueError, match="positive"):
+                cls(*bad)
+        ok = list(args)
+        ok[-2] = 1  # a width of 1 is allowed
+        assert cls(*ok)(x).shape == (5, 3)
+    assert HourglassMLP(12, 3, 16, 4, 0)(torch.rand(2, 12)).shape == (2, 3)
+    assert ConventionalResMLP(12, 3, 4, 0)(torch.rand(2, 12)).shape == (2, 3)
+    block = ResidualMLPBlock(16, 64, zero_init=True)
+    z = torch.randn(3, 16)
+    assert torch.equal(block(z), z) and ResidualMLPBlock(16, 64).up.weight.any()
+    assert isinstance(ResidualMLPBlock(16, 8, act="relu", norm="none").act, torch.nn.ReLU)
+    assert isinstance(ResidualMLPBlock(16, 8, norm="none").norm, torch.nn.Identity)
+
+
 def test_registered_models_and_budgets():
     clf = pz.create_model("hourglass_mlp")
     assert isinstance(clf, HourglassMLP) and clf.frozen and (clf.d_z, clf.d_h, clf.n_blocks) == (1024, 128, 4)
@@ -233,6 +266,9 @@ def test_registered_models_and_budgets():
     hreg = pz.create_model("hourglass_mlp_regressor")
     assert hreg(torch.rand(2, 784)).shape == (2, 784) and hreg.frozen
     assert count_trainable(hreg) == hourglass_params(784, 784, 1024, 128, 4)
+    example = pz.registry.get_model("hourglass_mlp_regressor").example()
+    assert torch.equal(example, torch.rand(4, 784, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(pz.registry.get_model("residual_mlp_regressor").example(), example)
     reg = pz.create_model("residual_mlp_regressor")
     assert count_trainable(reg) == conventional_params(784, 784, 512, 2)
 
@@ -250,8 +286,22 @@ def test_jl_ratios():
     assert 0.85 < float(r.min()) and float(r.max()) < 1.15
     with pytest.raises(ValueError, match="features"):
         jl_ratios(w, torch.rand(5, 99))
-    with pytest.raises(ValueError, match="two"):
+    with pytest.raises(ValueError, match="^jl_ratios: need at least two samples$"):
         jl_ratios(w, torch.rand(1, 100))
+    assert jl_ratios(w, torch.rand(2, 100), 3).shape == (3,)
+
+
+def test_jl_ratios_reference_pairs_float64():
+    w = random_projection(64, 10, 1, dtype=torch.float64)
+    x = torch.rand(7, 1, 10)  # float32 images, flattened and cast to W_in's dtype inside
+    g = torch.Generator().manual_seed(5)
+    i = torch.randint(0, 7, (30,), generator=g)
+    j = (i + torch.randint(1, 7, (30,), generator=g)) % 7
+    d = (x[i] - x[j]).flatten(1).double()
+    ref = (d @ w.T).norm(dim=1) / d.norm(dim=1)
+    got = jl_ratios(w, x, 30, seed=5)
+    assert got.dtype == torch.float64 and torch.allclose(got, ref, atol=1e-12, rtol=0)
+    assert torch.equal(got, jl_ratios(w, x, 30, seed=5)) and not torch.equal(got, jl_ratios(w, x, 30, seed=6))
 
 
 # ---------------------------------------------------------------- tasks
