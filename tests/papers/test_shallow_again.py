@@ -151,11 +151,12 @@ def test_head_grid_equal_to_the_image_side_is_no_pooling():
     assert torch.allclose(model(x), h.flatten(1) @ model.head.weight.T + model.head.bias, atol=1e-12)
 
 
-def test_mlp_classifier_matches_reference_float64():
-    model = _rand(MLPClassifier(12, 4, 6, 3, mode="sequential").double(), seed=5)
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_mlp_classifier_matches_reference_float64(act):
+    model = _rand(MLPClassifier(12, 4, 6, 3, mode="sequential", act=act).double(), seed=5)
     x = torch.rand(3, 3, 2, 2, dtype=torch.float64)
-    h0 = F.relu(x.flatten(1) @ model.stem.weight.T + model.stem.bias)
-    h = ref_dense_stack(h0, model.stack.weight, model.stack.bias, "relu", "sequential")
+    h0 = ACT[act](x.flatten(1) @ model.stem.weight.T + model.stem.bias)
+    h = ref_dense_stack(h0, model.stack.weight, model.stack.bias, act, "sequential")
     assert torch.allclose(model(x), h @ model.head.weight.T + model.head.bias, atol=1e-12)
 
 
@@ -170,6 +171,24 @@ def test_conv_counts_equal_and_closed_form(c, n, C, L, k, g):
 def test_mlp_counts_closed_form(d, n, W, L):
     assert count_params(MLPClassifier(d, n, W, L)) == count_params(MLPClassifier(d, n, W, L, mode="parallel")) \
         == mlp_params(d, n, W, L)
+
+
+def test_class_defaults():
+    assert count_params(ConvClassifier()) == conv_params(1, 10, 16, 2, 3, 14) and ConvClassifier().mode == "sequential"
+    assert count_params(MLPClassifier()) == mlp_params(784, 10, 128, 3) and MLPClassifier().mode == "sequential"
+    assert ResidualConvStack(4, 2).kernel_size == 3 and ResidualConvStack(4, 2).weight.shape == (2, 4, 4, 3, 3)
+
+
+@pytest.mark.parametrize("bad", ["in_chans", "num_classes", "channels", "n_layers", "kernel_size", "head_grid"])
+def test_conv_classifier_refuses_non_positive_sizes(bad):
+    with pytest.raises(ValueError, match=f"{bad}=0"):
+        ConvClassifier(**{bad: 0})
+
+
+@pytest.mark.parametrize("bad", ["in_dim", "num_classes", "width", "n_layers"])
+def test_mlp_classifier_refuses_non_positive_sizes(bad):
+    with pytest.raises(ValueError, match=f"{bad}=0"):
+        MLPClassifier(**{bad: 0})
 
 
 def test_registered_models_and_their_layouts():
@@ -194,8 +213,9 @@ def test_bad_input_is_refused():
         ResidualDenseStack(4, 2, act="gelu")
     with pytest.raises(ValueError, match="n_layers"):
         ResidualDenseStack(4, 0)
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(ValueError, match="ResidualConvStack: width"):
         ResidualConvStack(0, 2)
+    assert ResidualConvStack(1, 1)(torch.rand(1, 1, 3, 3)).shape == (1, 1, 3, 3)
     with pytest.raises(ValueError, match="positive"):
         MLPClassifier(width=0)
     with pytest.raises(ValueError, match="kernel_size"):
@@ -204,6 +224,8 @@ def test_bad_input_is_refused():
         ResidualConvStack(4, 2)(torch.rand(1, 3, 5, 5))
     with pytest.raises(ValueError, match=r"\(B, 4\)"):
         ResidualDenseStack(4, 2)(torch.rand(1, 5))
+    with pytest.raises(ValueError, match="batch"):
+        MLPClassifier()(torch.rand(784))
     with pytest.raises(ValueError, match="in_dim=784"):
         MLPClassifier()(torch.rand(2, 3, 32, 32))
     with pytest.raises(ValueError, match="head_grid"):
@@ -216,8 +238,10 @@ def test_bad_input_is_refused():
 
 # ---------------------------------------------------------------- Taylor truncation
 def test_taylor_gap_is_second_order_and_vanishes_for_one_layer():
-    r = taylor_order_ratio(1e-2)
-    assert 90 < r < 110
+    r = taylor_order_ratio()
+    assert 90 < r < 110 and r == taylor_order_ratio(1e-2)
+    kw = {"channels": 3, "n_layers": 2, "seed": 5}
+    assert taylor_order_ratio(1e-2, **kw) == linear_gap(1e-2, **kw) / linear_gap(1e-3, **kw) != r
     assert linear_gap(1e-2, n_layers=1) == 0.0
     assert linear_gap(1e-1) > 50 * linear_gap(1e-2)
     torch.manual_seed(0)
@@ -249,8 +273,9 @@ def test_determination_ratio_against_float64_reference():
     assert determination_ratio(1_000, 300, 10) == 3.0
     assert determination_ratio(4_000, 300, 10) == 0.75
     assert determination_ratio(4_000, 0, 10) == 0.0
+    assert determination_ratio(1, 10, 10) == 100.0 and determination_ratio(10, 10, 1) == 1.0
     for bad in ((0, 10, 10), (100, -1, 10), (100, 10, 0)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="determination_ratio: need"):
             determination_ratio(*bad)
 
 
@@ -263,8 +288,9 @@ def test_q_bins_are_table_2s(q, label):
 
 def test_q_bin_refuses_negative_and_nan():
     for q in (-0.1, math.nan):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="Q must be"):
             q_bin(q)
+    assert q_bin(4.0, edges=(2.0, 5.0)) == "[2,5)" and q_bin(7.0, edges=(2.0, 5.0)) == ">=5"
 
 
 def _row(ds, q, mode, tr, va, acc=90.0, depth=2, seed=0):
@@ -300,8 +326,11 @@ def test_compare_layouts_on_hand_made_runs():
     assert out["val_loss_ratio_dev"] == pytest.approx(0.3)          # depth 2: 1.3 / 1.0
     assert out["val_acc_gap"] == pytest.approx(1.5)                 # depth 2: 89.5 vs 91
     assert out["seq_train_wins"] == pytest.approx(2 / 3)
-    with pytest.raises(ValueError, match="pair"):
+    with pytest.raises(ValueError, match="^compare_layouts: no"):
         compare_layouts(rows[-1:], ("dataset", "depth"))
+    tie = [_row("m", 1, S, 0.2, 1.0, 90.0), _row("m", 1, P, 0.2, 1.0, 90.0)]
+    assert compare_layouts(tie, ("dataset", "depth")) == {"val_loss_ratio_dev": 0.0, "val_acc_gap": 0.0, "seq_train_wins": 1.0}
+    assert binned_table(tie, edges=(0.5,))[0]["q_bin"] == ">=0.5"
 
 
 # ---------------------------------------------------------------- evaluation, learning effect, protocol

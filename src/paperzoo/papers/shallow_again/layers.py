@@ -49,8 +49,7 @@ def get_act(name: str):
 class _ResidualStack(nn.Module):
     """Shared machinery: stacked weights (L, C_out=C, C_in=C, *kernel), the two layouts, the branches."""
 
-    def __init__(self, width: int, n_layers: int, kernel: tuple[int, ...], *, act: str = "relu", mode: str = "sequential",
-                 bias: bool = True):
+    def __init__(self, width: int, n_layers: int, kernel: tuple[int, ...], *, act: str, mode: str, bias: bool):
         super().__init__()
         if width <= 0 or n_layers <= 0:
             raise ValueError(f"{type(self).__name__}: width and n_layers must be positive, got {width}, {n_layers}")
