@@ -78,6 +78,10 @@ def test_oracle_chain_marginals_monte_carlo_and_the_check_can_fail(monkeypatch):
     # card smoke (a): z_0 ~ q(z_0|y), u_hat = u_y  =>  z_t ~ N(sqrt(abar_t) u_y, (1 - abar_t) I) for every t
     dev = schedules.oracle_chain_deviation(schedules.cosine_alpha_bar(10), n_chains=100_000)
     assert dev["max_dev"] < 0.02 and dev["max_dev"] == max(dev["mean_dev"], dev["var_dev"])
+    ab = schedules.cosine_alpha_bar(10)
+    same = schedules.oracle_chain_deviation(ab, n_chains=2_000)  # deterministic: the default generator is seed 0
+    assert same == schedules.oracle_chain_deviation(ab, n_chains=2_000, generator=torch.Generator().manual_seed(0))
+    assert same != schedules.oracle_chain_deviation(ab, n_chains=2_000, generator=torch.Generator().manual_seed(1))
     good = schedules.dt_coefficients
     monkeypatch.setattr(schedules, "dt_coefficients", lambda ab: (good(ab)[0] * 2.0, *good(ab)[1:]))
     assert schedules.oracle_chain_deviation(schedules.cosine_alpha_bar(10), n_chains=20_000)["mean_dev"] > 0.05
@@ -376,6 +380,22 @@ def test_defaults_are_the_papers():
 
 # ---- pieces -------------------------------------------------------------------------------------------------------
 
+def test_model_construction_details():
+    torch.manual_seed(0)
+    one = _mlp_model(T=1)
+    assert len(one.blocks) == 1 and one.coef_a.shape == (1,)
+    learned = NoPropDT(lambda: DenoiseBlockMLP(10, 50, 400, fc=(4, 4)), T=1, num_classes=50, emb="learned", emb_dim=400)
+    assert learned.W_embed.shape == (50, 400) and abs(float(learned.W_embed.detach().var()) * 400 - 1) < 0.05  # N(0, 1/d)
+    ab = torch.tensor([0.05, 0.5, 0.9], dtype=torch.float64)
+    custom = _mlp_model(T=2, alpha_bar=ab)
+    assert torch.allclose(custom.alpha_bar.double(), ab) and torch.allclose(custom.snr_gap.double(), torch.tensor([
+        0.5 / 0.5 - 0.05 / 0.95, 0.9 / 0.1 - 0.5 / 0.5], dtype=torch.float64))
+    y32 = torch.tensor([0, 1, 1, 0], dtype=torch.int32)
+    assert torch.isfinite(custom.block_loss(2, torch.randn(4, 10), y32))
+    entry = paperzoo.registry.get_model("noprop_chain_cnn")
+    assert entry.knob == "width" and [t.name for t in entry.tasks] == ["mnist", "cifar10"] and entry.paper == "noprop"
+
+
 def test_cnn_block_parameter_count_is_fig6():
     # conv 1->32->64->128 (3x3), FC 128*3*3 -> 256 + BN; label path 10->256 (+BN), 256->256 (+BN);
     # head 512->256 (+BN), 256->128 (+BN), 128->10
@@ -386,6 +406,10 @@ def test_cnn_block_parameter_count_is_fig6():
     assert DenoiseBlockCNN(3, image_size=32)(torch.randn(2, 3, 32, 32), torch.randn(2, 10)).shape == (2, 10)
     assert count_params(DenoiseBlockMLP(10, 2, 2, fc=(64, 64))) == \
         (10 * 64 + 64) + (2 * 64 + 64) + 128 + (64 * 64 + 64) + 128 + (128 * 64 + 64) + 128 + (64 * 64 + 64) + 128 + 130
+    torch.manual_seed(0)
+    chain = noprop_chain_cnn()
+    assert chain(torch.rand(2, 1, 28, 28)).shape == (2, 10) and chain.T == 10 and chain.emb == "onehot"
+    assert [m.p for m in chain.modules() if isinstance(m, torch.nn.Dropout)] == [0.2] * 30
     big = noprop_chain_cnn(width=64)
     assert [m.out_channels for m in big.blocks[0].image_path if isinstance(m, torch.nn.Conv2d)] == [64, 128, 256]
 
@@ -426,6 +450,8 @@ def test_bad_inputs_raise_clear_errors():
         _mlp_model(emb="prototype")
     with pytest.raises(ValueError, match="eta must be a positive finite number"):
         _mlp_model(eta=0.0)
+    with pytest.raises(ValueError, match="eta must be a positive finite number"):
+        _mlp_model(eta=math.inf)
     with pytest.raises(ValueError, match=r"alpha_bar must have shape \(T \+ 1,\) = \(4,\)"):
         _mlp_model(alpha_bar=torch.tensor([0.1, 0.5, 0.9]))
     model = _mlp_model(T=3, C=2)
@@ -440,6 +466,10 @@ def test_bad_inputs_raise_clear_errors():
         model.block_loss(4, x, torch.tensor([0, 1, 1, 0]))
     with pytest.raises(ValueError, match=r"t must be an int in 1..T"):
         model.u_hat(0, x, torch.zeros(4, 2))
+    with pytest.raises(ValueError, match=r"t must be an int in 1..T"):
+        model.block_loss(True, x, torch.tensor([0, 1, 1, 0]))
+    with pytest.raises(ValueError, match=r"T .number of blocks. must be an int >= 1"):
+        _mlp_model(T=True)
     with pytest.raises(ValueError, match=r"x must have shape \(B, 10\)"):
         model.block_loss(1, torch.randn(4, 9), torch.tensor([0, 1, 1, 0]))
     with pytest.raises(ValueError, match="NaN"):

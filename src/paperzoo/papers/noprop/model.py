@@ -186,7 +186,7 @@ class NoPropDT(DiffusionChain):
         ab, d = self.alpha_bar, self.emb_dim
         u = self.W_embed[y]
         z_T = ab[self.T].sqrt() * u + (1 - ab[self.T]).sqrt() * torch.randn_like(u)
-        ce = F.cross_entropy(self.classifier(z_T), y)
+        ce = F.cross_entropy(self.classifier(z_T), y.long())
         a0 = ab[0]
         kl = 0.5 * (a0 * u.pow(2).sum(1) + d * (1 - a0) - d - d * torch.log(1 - a0)).mean()
         z_prev = ab[t - 1].sqrt() * u + (1 - ab[t - 1]).sqrt() * torch.randn_like(u)
