@@ -680,3 +680,171 @@ def test_bench_writes_the_csv_against_multihead_attention(tmp_path, monkeypatch)
     assert len(lines) == 2 and float(lines[1].split(",")[4]) <= 1e-5
     with pytest.raises(ValueError, match="hflayers"):
         bench.run(against="hflayers", root=tmp_path)
+
+
+# ---------------------------------------------------------------- exact error messages and remaining semantics
+def test_error_messages_name_the_argument_and_shape():
+    X, W4, s4 = torch.randn(5, 4), torch.randn(4, 4), torch.randn(2, 4)
+    cases = [
+        (lambda: hf.update(torch.randn(4), torch.ones(5, 4, dtype=torch.int32), 1.0), TypeError,
+         r"^X \(stored patterns\) must be a floating-point tensor \(float32/float64\), got dtype torch.int32"),
+        (lambda: hf.update(torch.ones(4, dtype=torch.long), X, 1.0), TypeError, r"^xi \(state\) must be a floating-point"),
+        (lambda: hf.update(torch.randn(4), torch.randn(4), 1.0), ValueError,
+         r"^X \(stored patterns\) must have at least 2 dims, got shape \(4,\)$"),
+        (lambda: hf.update(torch.randn(()), X, 1.0), ValueError, r"^xi \(state\) must have at least 1 dims, got shape \(\)$"),
+        (lambda: hf.update(torch.randn(3), X, 1.0), ValueError,
+         r"^xi \(state\) has d=3 but X \(stored patterns\) has d=4; X is \(N, d\)"),
+        (lambda: hf.update(torch.randn(4), torch.randn(0, 4), 1.0), ValueError,
+         r"^X \(stored patterns\) must hold at least one pattern \(N >= 1\)$"),
+        (lambda: hf.update(torch.randn(4), torch.randn(2, 2, 4), 1.0), ValueError,
+         r"^X \(stored patterns\) must have shape \(N, d\), got \(2, 2, 4\)$"),
+        (lambda: hf.update(torch.randn(4), X, "1"), TypeError, r"^beta must be a positive float, got str$"),
+        (lambda: hf.update(torch.randn(4), X, torch.ones(2)), ValueError,
+         r"^beta must be a positive scalar, got a tensor of shape \(2,\)$"),
+        (lambda: hf.update(torch.randn(4), X, torch.tensor(2)), TypeError,
+         r"^beta must be a floating-point scalar, got dtype torch.int64$"),
+        (lambda: hf.update(torch.randn(4), X, -1.0), ValueError,
+         r"^beta must be positive and finite \(inverse temperature\), got -1.0$"),
+        (lambda: hf.update(torch.randn(4), X, 1.0, steps=True), ValueError, r"^steps must be a non-negative int, got True$"),
+        (lambda: hf.update(torch.randn(4), X, 1.0, steps=1.5), ValueError, r"^steps must be a non-negative int"),
+        (lambda: hf.separation(torch.randn(1, 4)), ValueError,
+         r"^X \(stored patterns\) must be \(N, d\) with N >= 2, got \(1, 4\)$"),
+        (lambda: hf.separation(torch.ones(3, 4, dtype=torch.long)), TypeError, r"^X \(stored patterns\) must be a float"),
+        (lambda: hf.separation(torch.randn(4)), ValueError, r"^X \(stored patterns\) must have at least 2 dims"),
+        (lambda: hf.hebbian_weights(torch.ones(3, 4, dtype=torch.long)), TypeError, r"^X \(stored patterns\) must be a float"),
+        (lambda: hf.hebbian_weights(torch.randn(4)), ValueError, r"^X \(stored patterns\) must have at least 2 dims"),
+        (lambda: hf.hebbian_weights(torch.randn(2, 3, 4)), ValueError,
+         r"^X \(stored patterns\) must have shape \(N, d\), got \(2, 3, 4\)$"),
+        (lambda: hf.classical_retrieve(torch.ones(4, 4, dtype=torch.long), s4), TypeError, r"^W \(weights\) must be a float"),
+        (lambda: hf.classical_retrieve(torch.randn(4), s4), ValueError, r"^W \(weights\) must have at least 2 dims"),
+        (lambda: hf.classical_retrieve(W4, torch.ones(2, 4, dtype=torch.long)), TypeError, r"^s \(state\) must be a float"),
+        (lambda: hf.classical_retrieve(W4, torch.randn(())), ValueError, r"^s \(state\) must have at least 1 dims"),
+        (lambda: hf.classical_retrieve(torch.randn(3, 4), s4[:, :3]), ValueError,
+         r"^W must be \(d, d\) and s \(\.\.\., d\); got W \(3, 4\), s \(2, 3\)$"),
+        (lambda: hf.classical_retrieve(torch.randn(4, 3), s4), ValueError, r"^W must be \(d, d\)"),
+        (lambda: hf.classical_retrieve(torch.randn(4, 4, 4), s4), ValueError, r"^W must be \(d, d\)"),
+        (lambda: hf.classical_retrieve(W4, torch.randn(2, 3)), ValueError, r"^W must be \(d, d\)"),
+        (lambda: hf.classical_retrieve(W4, s4, max_steps=True), ValueError, r"^max_steps must be a positive int, got True$"),
+        (lambda: hf.classical_retrieve(W4, s4, max_steps=2.0), ValueError, r"^max_steps must be a positive int"),
+        (lambda: hf.fixed_point_type(X, 1.0, torch.randn(4), max_steps=2.0), ValueError,
+         r"^max_steps must be a positive int, got 2.0$"),
+        (lambda: hf.fixed_point_type(X, 1.0, torch.randn(4), threshold=0.0), ValueError,
+         r"^threshold must be in \(0, 1\), got 0.0$"),
+        (lambda: hf.fixed_point_type(X, 1.0, torch.randn(4), threshold=1.0), ValueError, r"^threshold must be in"),
+        (lambda: hf.fixed_point_type(X, 1.0, torch.randn(2, 3, 4)), ValueError,
+         r"^xi must be \(d,\) or \(S, d\), got shape \(2, 3, 4\)$"),
+        (lambda: hf.fixed_point_type(X, 0.0, torch.randn(4)), ValueError, r"^beta must be positive"),
+    ]
+    for fn, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            fn()
+
+
+def test_beta_may_be_a_learnable_tensor():
+    X, xi = torch.randn(6, 3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    beta = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    hf.energy(xi, X, beta).backward()
+    z = X @ xi  # d/dbeta of -lse(beta, z) + log(N)/beta
+    p = torch.softmax(1.5 * z, 0)
+    ref = (torch.logsumexp(1.5 * z, 0) / 1.5 ** 2 - (p * z).sum() / 1.5) - math.log(6) / 1.5 ** 2
+    assert beta.grad is not None and abs(float(beta.grad) - float(ref)) < 1e-10
+    assert torch.allclose(hf.update(xi, X, beta), hf.update(xi, X, 1.5), atol=1e-14)
+
+
+def test_layer_error_messages_and_layouts():
+    layer = hf.HopfieldAttention(8, num_heads=2)
+    for x, msg in ((torch.randn(3, 8), r"^stored must be 3-D \(batch, length, features\), got shape \(3, 8\)$"),
+                   (torch.ones(2, 3, 8, dtype=torch.long), r"^stored must be a floating-point tensor, got dtype torch.int64$"),
+                   (torch.randn(2, 3, 7), r"^stored has 7 features, expected 8$"),
+                   (torch.full((2, 3, 8), float("inf")), r"^stored contains NaN or inf$")):
+        with pytest.raises((ValueError, TypeError), match=msg):
+            layer(x)
+    with pytest.raises(TypeError, match=r"^stored must be a torch.Tensor, got list$"):
+        layer([1.0])
+    with pytest.raises(ValueError, match=r"^state must be 3-D \(length, batch, features\)"):
+        hf.HopfieldAttention(8, batch_first=False)(torch.randn(3, 2, 8), torch.randn(3, 8))
+    with pytest.raises(ValueError, match=r"^proj has 5 features, expected 8$"):
+        layer(torch.randn(2, 3, 8), torch.randn(2, 1, 8), torch.randn(2, 3, 5))
+    with pytest.raises(ValueError, match=r"^stored has 5 features, expected 8$"):
+        hf.HopfieldPooling(8)(torch.randn(2, 3, 5))
+    with pytest.raises(ValueError, match=r"^state has 5 features, expected 8$"):
+        hf.HopfieldLookup(8, 4)(torch.randn(2, 3, 5))
+    with pytest.raises(ValueError, match=r"^state must be 3-D \(length, batch, features\)"):
+        hf.HopfieldLookup(8, 4, batch_first=False)(torch.randn(3, 8))
+    with pytest.raises(ValueError, match=r"^stored must be 3-D \(length, batch, features\)"):
+        hf.HopfieldPooling(8, batch_first=False)(torch.randn(3, 8))
+    with pytest.raises(ValueError, match=r"^quantity must be a positive int, got 0$"):
+        hf.HopfieldLookup(8, 0)
+    with pytest.raises(ValueError, match=r"^quantity must be a positive int, got 2.0$"):
+        hf.HopfieldPooling(8, 2.0)
+
+
+def test_pooling_and_lookup_constructor_arguments_and_init():
+    torch.manual_seed(0)
+    pool = hf.HopfieldPooling(8, 3, d_k=5, d_out=6)
+    h = pool.hopfield
+    assert (h.num_heads, h.d_k, h.d_out, pool.quantity) == (1, 5, 6, 3) and pool(torch.randn(2, 4, 8)).shape == (2, 18)
+    big = hf.HopfieldPooling(8, 4000)
+    assert abs(float(big.state.mean())) < 0.002 and abs(float(big.state.std()) - 0.02) < 0.002
+    _, p = pool.associate(torch.randn(2, 4, 8))
+    assert p is None
+    _, p = pool.associate(torch.randn(2, 4, 8), need_weights=True)
+    assert p.shape == (2, 1, 3, 4) and torch.allclose(p.sum(-1), torch.ones(2, 1, 3))
+    look = hf.HopfieldLookup(8, 1, d_k=5, d_out=6)
+    assert (look.hopfield.num_heads, look.hopfield.d_k, look.hopfield.d_out, look.quantity) == (1, 5, 6, 1)
+    big = hf.HopfieldLookup(8, 4000, separate_targets=True)
+    for w in (big.stored, big.targets):
+        assert abs(float(w.mean())) < 0.002 and abs(float(w.std()) - 0.02) < 0.002
+    assert big.targets.requires_grad and not hf.HopfieldLookup(8, 3, trainable=False).stored.requires_grad
+
+
+def test_hopfield_core_defaults_and_weights():
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64), torch.randn(2, 3, 6, 5, generator=g,
+               dtype=torch.float64), torch.randn(2, 3, 6, 2, generator=g, dtype=torch.float64))
+    z, p = hf.hopfield_core(q, k, v, 0.7)
+    ref = torch.softmax(0.7 * q @ k.transpose(-2, -1), -1)
+    assert p is None and torch.allclose(z, ref @ v, atol=1e-12)
+    z, p = hf.hopfield_core(q, k, v, 0.7, need_weights=True)
+    assert torch.allclose(p, ref, atol=1e-12) and torch.allclose(z, ref @ v, atol=1e-12)
+    z2, p2 = hf.hopfield_core(q, k, v, 0.7, update_steps_max=2)
+    assert p2 is None and not torch.allclose(z2, z, atol=1e-6)
+    layer = hf.HopfieldAttention(8, update_steps_max=2)
+    assert layer.associate(torch.randn(1, 3, 8))[1] is None
+
+
+@pytest.mark.parametrize("steps", [0, 2])
+def test_dropout_zeroes_and_rescales_association_weights(steps):
+    """Output = dropout(p) V with V the identity: every entry is 0 or p / (1 - 0.5), in training only."""
+    layer = _identity_layer(6, 1.0, dropout=0.5, update_steps_max=steps).double()
+    x = torch.randn(3, 6, 6, dtype=torch.float64)
+    layer.eval()
+    out_eval, p = layer.associate(x, need_weights=True)
+    assert torch.allclose(out_eval, p[:, 0] @ x, atol=1e-12)
+    eye = torch.eye(6, dtype=torch.float64).expand(3, 6, 6)
+    layer.eval()
+    base = layer(eye, x, eye)  # values = identity: the output row is the association row
+    layer.train()
+    torch.manual_seed(1)
+    drop = layer(eye, x, eye)
+    zero, kept = drop.abs() < 1e-15, (drop - 2 * base).abs() < 1e-12
+    assert bool((zero | kept).all()) and 0.2 < float(zero.double().mean()) < 0.8
+
+
+def test_each_head_stops_on_its_own_convergence():
+    """Head h of a multi-head layer is the same head iterated alone: a slow head does not keep a converged
+    one iterating (the stop is per head, max over the batch only)."""
+    layer = hf.HopfieldAttention(8, num_heads=2, beta=[0.3, 4.0], update_steps_max=None, update_eps=1e-3,
+                                 norm_stored=False, norm_state=False, norm_proj=False).double()
+    with torch.no_grad():
+        for lin in (layer.w_q, layer.w_k, layer.w_v, layer.w_o):
+            lin.weight.copy_(torch.eye(8, dtype=torch.float64))
+            lin.bias.zero_()
+    x = torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 1.5
+    out = layer(x)
+    for h, beta in enumerate((0.3, 4.0)):
+        alone = _identity_layer(4, beta, update_steps_max=None, update_eps=1e-3).double()
+        xs = x[..., 4 * h:4 * h + 4]
+        assert torch.allclose(out[..., 4 * h:4 * h + 4], alone(xs), atol=1e-12)
+    slow = _identity_layer(4, 0.3, update_steps_max=40, update_eps=1e-12).double()  # head 0 kept iterating
+    assert float((slow(x[..., :4]) - out[..., :4]).abs().max()) > 1e-6
