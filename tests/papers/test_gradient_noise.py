@@ -128,6 +128,10 @@ def test_same_seed_same_noise_after_checkpoint_roundtrip_and_missing_state_break
     assert not torch.equal(a.param_groups[0]["params"][0], b.param_groups[0]["params"][0])
     fresh = AnnealedGaussianGradientNoise([torch.zeros(2)], eta=0.2, seed=3).state_dict()
     assert fresh["rng"].numel() == 0 and fresh["rng_device"] == "" and fresh["eta"] == 0.2
+    pending = AnnealedGaussianGradientNoise([torch.zeros(2)], eta=0.2, seed=3)
+    pending.load_state_dict(gs)                    # loaded, generator not yet created: state_dict passes it on
+    again = pending.state_dict()
+    assert again["rng_device"] == "cpu" and torch.equal(again["rng"], gs["rng"]) and again["seed"] == 1
 
 
 def test_resume_inside_kernel_fit_is_bit_identical(tmp_path):
@@ -174,6 +178,8 @@ def test_dedicated_rng_leaves_global_stream_untouched():
     assert NoisyOptimizer(torch.optim.SGD(m.parameters(), lr=0.1)).noise.seed == s1 != 123
     torch.manual_seed(124)
     assert NoisyOptimizer(torch.optim.SGD(m.parameters(), lr=0.1)).noise.seed != s1
+    # The derivation is part of the reproducibility contract (old runs with seed=None must replay).
+    assert s1 == (123 * 0x9E3779B1 + 0x6E6F697365) % (2**63 - 1)
 
 
 def test_noise_is_added_after_clipping_in_fit():
@@ -286,11 +292,16 @@ def test_bad_state_dicts_raise():
         opt.load_state_dict(torch.optim.SGD(m.parameters(), lr=0.1).state_dict())
     sd = opt.state_dict()
     sd["gradient_noise"] = dict(sd["gradient_noise"], rng=torch.zeros(4, dtype=torch.float32))
-    with pytest.raises(TypeError, match="rng"):
+    with pytest.raises(TypeError, match="'rng' must be a 1-D uint8 tensor"):
         opt.load_state_dict(sd)
     sd["gradient_noise"] = {k: v for k, v in opt.state_dict()["gradient_noise"].items() if k != "seed"}
-    with pytest.raises(KeyError, match="seed"):
+    with pytest.raises(KeyError, match=r"missing \['seed'\]"):
         opt.load_state_dict(sd)
+    with pytest.raises(KeyError, match="not saved by a NoisyOptimizer .load a plain optimizer's state into"):
+        opt.load_state_dict(torch.optim.SGD(m.parameters(), lr=0.1).state_dict())
+    for p in m.parameters():
+        p.grad = torch.zeros_like(p)
+    assert opt.step() is None
 
 
 def test_nan_gradients_pass_through_and_fit_stops_with_divergence_error():
@@ -376,6 +387,7 @@ def test_table1_cells_pool_lrs_and_seeds_and_the_headline_is_mean_not_best():
             _run("simple", None, 0.01, 0.1, 0, 96.0), _run("simple", None, 0.01, 0.01, 0, 60.0),
             _run("simple", None, 0.01, 0.1, 1, 94.0), _run("simple", None, 0.01, 0.01, 1, 11.35),
             _run("zero", 10.0, 0.0, 0.1, 0, 11.35), _run("zero", 10.0, 0.01, 0.1, 0, 90.0),
+            _run("zero", 10.0, 0.01, 0.01, 0, 90.0),
             _run("simple", 100.0, 0.3, 0.05, 0, 99.0)]     # sweep-like run of another row: ignored
     m = gn.table1_metrics(runs[:-1])
     assert m["simple_noclip_plain_best"] == 89.0 and m["simple_noclip_noise_best"] == 96.0
@@ -385,6 +397,7 @@ def test_table1_cells_pool_lrs_and_seeds_and_the_headline_is_mean_not_best():
     assert m["simple_noclip_gain_mean"] == pytest.approx(65.3375 - 30.7625)           # 34.575, not best gain 7.0
     assert m["simple_noclip_gain_best"] == pytest.approx(7.0)
     assert m["zero_clip10_gain_mean"] == pytest.approx(78.65) and m["zero_clip10_plain_mean"] == 11.35
+    assert m["zero_clip10_noise_mean"] == 90.0 and m["zero_clip10_plain_best"] == 11.35
     assert not any(k.startswith(("simple_clip100", "he_")) for k in m)
     with pytest.raises(ValueError, match="simple_clip100"):
         gn.table1_metrics(runs)                         # a row needs both halves
@@ -393,7 +406,10 @@ def test_table1_cells_pool_lrs_and_seeds_and_the_headline_is_mean_not_best():
     first = {(r["noise"], r["stat"]): r for r in rows if r["experiment"] == 1}
     assert first[("no", "best")]["paper"] == 89.9 and first[("yes", "mean")]["paper"] == 52.7
     assert first[("yes", "mean")]["ours"] == round(m["simple_noclip_noise_mean"], 2) and first[("no", "mean")]["runs"] == 4
-    assert rows[4]["clip"] == 10.0 and rows[0]["clip"] == "none" and rows[-1]["runs"] == 1
+    assert rows[4]["clip"] == 10.0 and rows[0]["clip"] == "none" and [r["runs"] for r in rows[4:]] == [1, 1, 2, 2]
+    assert list(rows[0]) == ["experiment", "init", "clip", "noise", "stat", "runs", "ours", "paper"]
+    assert [(r["init"], r["noise"], r["stat"]) for r in rows[4:]] == [
+        ("zero", "no", "best"), ("zero", "no", "mean"), ("zero", "yes", "best"), ("zero", "yes", "mean")]
 
 
 def test_paper_cells_and_bands():
@@ -427,15 +443,32 @@ def test_train_run_pairs_noise_and_no_noise_on_the_same_init_and_batches(tmp_pat
               clip_grad_norm=5.0, seed=4, progress=False)
     assert plain["final_loss"] == res.last_loss and noisy["final_loss"] != res.last_loss
     acc = 100.0 * pz.train.accuracy(ref, data)
-    assert plain["test_acc"] == round(acc, 2) and len(plain["curve"]) == 2
+    assert plain["test_acc"] == round(acc, 2) and len(plain["curve"]) == 2 and plain["diverged"] is False
     assert (plain["eta"], plain["lr"], plain["clip"], plain["seed"], plain["init"]) == (0.0, 0.05, 5.0, 4, "simple")
+    # The noisy run is exactly fit + NoisyOptimizer(SGD, eta, gamma, seed derived from the run seed), clip first.
+    torch.manual_seed(4)
+    ref = deep_mlp(20, 4, width=8, depth=3)
+    opt = NoisyOptimizer(torch.optim.SGD(ref.parameters(), lr=0.05), eta=0.5, gamma=0.55, seed=1_000_003 * 4 + 777_767)
+    res = fit(ref, data, epochs=2, batch_size=32, optimizer=opt, clip_grad_norm=5.0, seed=4, progress=False)
+    assert noisy["final_loss"] == res.last_loss and opt.t == 8
+    odd = TensorSet(data.x[:7], data.y[:7])                         # 7 test images: accuracies like 42.857...%
+    r = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "c"), data, odd, eta=0.5, gamma=0.0, **kw)
+    assert r["final_loss"] != noisy["final_loss"]                    # gamma reaches the noise
+    assert all(a == round(100 * round(a * 7 / 100) / 7, 2) for a in r["curve"])      # k/7 in %, 2 decimals
+    defaults = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "d"), data, data, init="simple", clip=None,
+                            eta=0.0, lr=0.05, epochs=1)
+    torch.manual_seed(4)
+    ref = deep_mlp(20, 4)                                               # 20 x 50, batch 128: the paper's net
+    res = fit(ref, data, epochs=1, batch_size=128, optimizer=torch.optim.SGD(ref.parameters(), lr=0.05), seed=4,
+              progress=False)
+    assert defaults["final_loss"] == res.last_loss and res.steps == 1
 
 
 def test_prepare_data_flattens_and_scales():
     from paperzoo.data import Splits
 
-    sp = Splits("toy", TensorSet(torch.rand(10, 1, 2, 2), torch.arange(10) % 3),
-                TensorSet(torch.rand(6, 1, 2, 2), torch.arange(6) % 3))
+    sp = Splits("toy", TensorSet(torch.rand(10, 1, 2, 2), torch.arange(10) % 3, "toy-train"),
+                TensorSet(torch.rand(6, 1, 2, 2), torch.arange(6) % 3, "toy-test"))
     tr, te = gn.prepare_data(sp, 4, 5, scale=255.0)
     assert tr.x.shape == (4, 4) and te.x.shape == (5, 4)
     torch.testing.assert_close(tr.x, sp.train.x[:4].reshape(4, 4) * 255.0)
@@ -445,6 +478,10 @@ def test_prepare_data_flattens_and_scales():
         gn.prepare_data(sp, scale=0)
     with pytest.raises(ValueError, match="11"):
         gn.prepare_data(sp, 11)
+    with pytest.raises(ValueError, match="asked for 0"):
+        gn.prepare_data(sp, 0)
+    tr, te = gn.prepare_data(sp, 1, 6)
+    assert len(tr) == 1 and len(te) == 6 and (tr.name, te.name) == ("toy-train", "toy-test")
 
 
 # --- protocols ------------------------------------------------------------------------------------
@@ -475,8 +512,21 @@ def test_tiny_full_protocol_runs_every_row_and_the_sweep_and_resumes(tmp_path, r
         pz.reproduce("gradient-noise", "smoke", out=tmp_path / "bad", progress=False, overrides={"rows": ("nope",)})
 
 
-def test_a_diverged_run_counts_as_what_its_weights_predict(tmp_path):
+def test_a_diverged_run_counts_as_what_its_weights_predict(tmp_path, monkeypatch):
     data = TensorSet(_toy_data(n=64).x * 1e4, _toy_data(n=64).y)
     r = gn.train_run(RunContext("cpu", seed=0, out=tmp_path), data, data, init="he", clip=None, eta=0.0, lr=50.0,
                      epochs=3, batch_size=16, depth=3, width=8)
     assert r["diverged"] and math.isnan(r["final_loss"]) and len(r["curve"]) == 3 and 0 <= r["test_acc"] <= 100
+    from paperzoo.papers.gradient_noise import experiment
+
+    def diverge_in_epoch_2(model, train, *, eval_fn, **kw):      # epoch 1 evaluated, then NaN weights
+        eval_fn(model, 1)
+        with torch.no_grad():
+            model.linears[-1].bias[2] = float("nan")
+        raise DivergenceError("loss is nan at step 9")
+
+    monkeypatch.setattr(experiment, "fit", diverge_in_epoch_2)
+    r = gn.train_run(RunContext("cpu", seed=0, out=tmp_path / "b"), data, data, init="he", clip=None, eta=0.0, lr=0.1,
+                     epochs=4, batch_size=16, depth=3, width=8)
+    nan_acc = round(100 * float((data.y == 2).float().mean()), 2)       # a NaN logit wins the argmax
+    assert r["diverged"] and len(r["curve"]) == 4 and r["curve"][1:] == [nan_acc] * 3 and r["test_acc"] == nan_acc
