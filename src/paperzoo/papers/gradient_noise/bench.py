@@ -93,6 +93,6 @@ def run(*, against: str | None = None, root: str | Path | None = None, device: s
                                  "overhead_min_pct": round(100 * (n["min_ms"] - b["min_ms"]) / b["min_ms"], 1),
                                  "bare_median_ms": round(b["median_ms"], 4), "noisy_median_ms": round(n["median_ms"], 4),
                                  "threads": threads, "repeats": repeats * rounds})
+        return write_csv(bench_csv_path(root, "gradient_noise_overhead", dev), rows, device=dev)  # names `threads`
     finally:
         torch.set_num_threads(old)
-    return write_csv(bench_csv_path(root, "gradient_noise_overhead", dev), rows, device=dev)
