@@ -94,7 +94,9 @@ def reproduce(slug: str, protocol: str = "cpu", seed: int = 0, *, overrides: Map
         device=dev.type, device_name=device_name(dev), torch_version=torch.__version__,
         git_commit=git_commit(project_root(), code_paths(paper.package)), config=config_dict(cfg), tables=ctx.tables, curves=ctx.curves,
         details=ctx.details,
-        notes=ctx.notes + [f"python {platform.python_version()}, {threads} torch threads"]
+        notes=ctx.notes + [f"python {platform.python_version()}, {threads} torch threads by default"
+                           + (f", {cfg.threads} in the protocol (config.threads)" if getattr(cfg, "threads", None)
+                              else "")]
         + ([f"overrides: {dict(overrides)}"] if overrides else []))
     result.save(out / "result.json")
     if record:

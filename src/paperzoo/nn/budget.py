@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 
@@ -28,16 +29,26 @@ def budget_kwargs(factory: Callable[..., nn.Module], n_params: int, *, knob: str
     ``n_params``; raises ``BudgetError`` (with the nearest counts) when that is off by more than ``tol``.
 
     Assumes the count grows with the knob (true of width, depth, number of features): it doubles
-    ``k`` from ``lo`` until the budget is passed, then bisects, so it builds O(log k) models.
+    ``k`` from ``lo`` until the budget is passed, then bisects, so it counts O(log k) models. Counting
+    builds on the ``meta`` device (no memory, no initialisation) when the constructor allows it, and
+    only the chosen model is built for real.
     """
     if n_params <= 0:
         raise ValueError(f"at_budget: n_params must be positive, got {n_params}")
     if knob in kwargs:
         raise ValueError(f"at_budget: {knob!r} is the searched knob; do not pass it")
-    cache: dict[int, tuple[int, nn.Module]] = {}
+    cache: dict[int, tuple[int, nn.Module | None]] = {}
+    meta_ok = [True]
 
-    def build(k: int) -> tuple[int, nn.Module]:
+    def build(k: int) -> tuple[int, nn.Module | None]:
         if k not in cache:
+            if meta_ok[0]:
+                try:
+                    with torch.device("meta"):
+                        cache[k] = (count_params(factory(**kwargs, **{knob: k}), trainable=trainable), None)
+                    return cache[k]
+                except Exception:  # a constructor that computes on real tensors: count on the CPU instead
+                    meta_ok[0] = False
             m = factory(**kwargs, **{knob: k})
             cache[k] = (count_params(m, trainable=trainable), m)
         return cache[k]
@@ -54,6 +65,9 @@ def budget_kwargs(factory: Callable[..., nn.Module], n_params: int, *, knob: str
     else:
         best = k_lo
     count, model = build(best)
+    if model is None:
+        model = factory(**kwargs, **{knob: best})
+        count = count_params(model, trainable=trainable)
     if abs(count - n_params) > tol * n_params:
         tried = ", ".join(f"{knob}={k}: {c:,}" for k, (c, _) in sorted(cache.items()))
         raise BudgetError(f"{getattr(factory, '__name__', factory)}: no {knob} gives {n_params:,} +- "
