@@ -92,7 +92,8 @@ def reproduce(slug: str, protocol: str = "cpu", seed: int = 0, *, overrides: Map
         slug=paper.slug, protocol=protocol, seed=seed, metrics=metrics,
         verdicts=judge(paper.claims, metrics, protocol), wall_seconds=round(wall, 2),
         device=dev.type, device_name=device_name(dev), torch_version=torch.__version__,
-        git_commit=git_commit(project_root(), code_paths(paper.package)), config=config_dict(cfg), tables=ctx.tables, curves=ctx.curves,
+        git_commit=git_commit(project_root(), code_paths(paper.package)), config=config_dict(cfg),
+        tables=ctx.tables, curves=ctx.curves,
         details=ctx.details,
         notes=ctx.notes + [f"python {platform.python_version()}, {threads} torch threads by default"
                            + (f", {cfg.threads} in the protocol (config.threads)" if getattr(cfg, "threads", None)
