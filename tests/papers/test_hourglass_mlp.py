@@ -77,8 +77,13 @@ def test_random_projection_is_seeded_scaled_and_independent_of_global_rng():
     assert abs(float(a.square().mean()) * 2048 - 1.0) < 0.02  # entries ~ N(0, 1/d_z)
     assert abs(float(a.mean())) < 1e-3
     assert abs(float(a.square().sum(0).mean()) - 1.0) < 0.02  # columns have unit norm on average
+    ref = torch.randn(2048, 300, generator=torch.Generator().manual_seed(7), dtype=torch.float64) / math.sqrt(2048)
+    assert torch.equal(a, ref.float())  # drawn in float64, then cast
+    assert torch.equal(random_projection(2048, 300, 7, dtype=torch.float64), ref)
     with pytest.raises(ValueError, match="positive"):
         random_projection(0, 3)
+    with pytest.raises(ValueError, match="positive"):
+        random_projection(3, 0)
 
 
 @pytest.mark.parametrize("norm", ["layernorm", "rmsnorm", "none"])
@@ -108,13 +113,13 @@ def test_zero_init_block_is_identity_and_bad_inputs_fail():
     assert not block.up.weight.any() and not block.up.bias.any() and block.down.weight.any()
     z = torch.randn(7, 32)
     assert torch.equal(block(z), z)
-    with pytest.raises(ValueError, match=r"\(\.\.\., 32\)"):
+    with pytest.raises(ValueError, match=r"^HourglassBlock: expected \(\.\.\., 32\) input, got shape \(7, 31\)$"):
         block(torch.randn(7, 31))
     with pytest.raises(ValueError, match="act"):
         make_act("tanh")
     with pytest.raises(ValueError, match="norm"):
         make_norm("batchnorm", 4)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="^HourglassBlock: widths must be positive, got dim=0, hidden=4$"):
         HourglassBlock(0, 4)
     with pytest.raises(ValueError, match="positive"):
         ResidualMLPBlock(4, 0)
@@ -220,6 +225,8 @@ def test_validation_messages_and_zero_init_of_both_networks():
     for cls, args in ((HourglassMLP, (12, 3, 16, 4, 2)), (ConventionalResMLP, (12, 3, 4, 2))):
         name = cls.__name__
         default = cls(*args)
+        if name == "HourglassMLP":
+            assert torch.equal(default.w_in, random_projection(16, 12, 0))  # proj_seed defaults to 0
         assert all(b.up.weight.any() for b in default.blocks)  # PyTorch init by default, not zero
         zero = cls(*args, zero_init=True)
         assert all(not b.up.weight.any() and not b.up.bias.any() for b in zero.blocks)
