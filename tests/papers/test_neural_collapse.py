@@ -449,6 +449,11 @@ def test_bad_inputs_raise_clear_errors():
         imbalanced_mse_optimum(N_IMB, 3).targets(4)
     with pytest.raises(ValueError, match=r"layer must be an int in \[1, 3\]"):
         imbalanced_mse_optimum(N_IMB, 3).targets(0)
+    UFMDeepLinear([1, 3], d=1, depth=1, lambda_w=0.0, lambda_h=0.0)  # the boundaries are valid
+    with pytest.raises(ValueError, match="n_per_class must hold"):
+        UFMDeepLinear([3, 0], d=2, depth=1)
+    with pytest.raises(ValueError, match="lambda_w must be a finite number >= 0"):
+        UFMDeepLinear(N_IMB, d=4, depth=1, lambda_w=float("inf"))
     with pytest.raises(ValueError, match="d must be a positive int"):
         UFMDeepLinear(N_IMB, d=0, depth=2)
     with pytest.raises(ValueError, match="depth must be an int >= 1"):
