@@ -434,26 +434,28 @@ def test_summarise_best_and_mean_per_cell():
 def test_train_run_pairs_noise_and_no_noise_on_the_same_init_and_batches(tmp_path):
     """eta = 0 through train_run is exactly fit with bare SGD from the same seeded init; eta > 0 differs."""
     data = _toy_data(n=128)
-    kw = dict(init="simple", clip=5.0, lr=0.05, epochs=2, batch_size=32, depth=3, width=8)
+    kw = dict(init="simple", clip=0.05, lr=0.05, epochs=2, batch_size=32, depth=3, width=8)
     plain = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "a"), data, data, eta=0.0, **kw)
     noisy = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "b"), data, data, eta=0.5, **kw)
     torch.manual_seed(4)
     ref = deep_mlp(20, 4, width=8, depth=3)
     res = fit(ref, data, epochs=2, batch_size=32, optimizer=torch.optim.SGD(ref.parameters(), lr=0.05),
-              clip_grad_norm=5.0, seed=4, progress=False)
+              clip_grad_norm=0.05, seed=4, progress=False)
     assert plain["final_loss"] == res.last_loss and noisy["final_loss"] != res.last_loss
     acc = 100.0 * pz.train.accuracy(ref, data)
     assert plain["test_acc"] == round(acc, 2) and len(plain["curve"]) == 2 and plain["diverged"] is False
-    assert (plain["eta"], plain["lr"], plain["clip"], plain["seed"], plain["init"]) == (0.0, 0.05, 5.0, 4, "simple")
+    assert (plain["eta"], plain["lr"], plain["clip"], plain["seed"], plain["init"]) == (0.0, 0.05, 0.05, 4, "simple")
     # The noisy run is exactly fit + NoisyOptimizer(SGD, eta, gamma, seed derived from the run seed), clip first.
     torch.manual_seed(4)
     ref = deep_mlp(20, 4, width=8, depth=3)
     opt = NoisyOptimizer(torch.optim.SGD(ref.parameters(), lr=0.05), eta=0.5, gamma=0.55, seed=1_000_003 * 4 + 777_767)
-    res = fit(ref, data, epochs=2, batch_size=32, optimizer=opt, clip_grad_norm=5.0, seed=4, progress=False)
+    res = fit(ref, data, epochs=2, batch_size=32, optimizer=opt, clip_grad_norm=0.05, seed=4, progress=False)
     assert noisy["final_loss"] == res.last_loss and opt.t == 8
     odd = TensorSet(data.x[:7], data.y[:7])                         # 7 test images: accuracies like 42.857...%
     r = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "c"), data, odd, eta=0.5, gamma=0.0, **kw)
     assert r["final_loss"] != noisy["final_loss"]                    # gamma reaches the noise
+    unclipped = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "e"), data, data, eta=0.0, **(kw | {"clip": None}))
+    assert unclipped["final_loss"] != plain["final_loss"]             # the clip (active at 0.05) reaches fit
     assert all(a == round(100 * round(a * 7 / 100) / 7, 2) for a in r["curve"])      # k/7 in %, 2 decimals
     defaults = gn.train_run(RunContext("cpu", seed=4, out=tmp_path / "d"), data, data, init="simple", clip=None,
                             eta=0.0, lr=0.05, epochs=1)
