@@ -42,8 +42,9 @@ PROTOCOLS = {
     "smoke": Config("card smoke: MC dual of opt_3d, depth-60 slopes, hermite_3 = 1-NN, ReLU ratio -> 1/4, finite net "
                     "vs NTK; Dirichlet N = 3 at n_train 100 / 300, 1 seed (seconds)",
                     n_trains=(100, 300), n_test=500, seeds=1, bayes_samples=100_000),
-    "cpu": Config("card cpu ladder: Dirichlet N = 3, n_train 100 / 300 / 1000 / 3000, 2000 test, 5 seeds; NNGP depth 100 "
-                  "(opt_3d, sine_2.676) vs Devroye, 1-NN, majority vote, Bayes (a few min on 1 thread)"),
+    "cpu": Config("card cpu ladder, scaled to the shared machine: Dirichlet N = 3, n_train 100 / 300 / 1000 / 2000, 2000 "
+                  "test, 3 seeds; NNGP depth 100 (opt_3d, sine_2.676) vs Devroye, 1-NN, majority, Bayes (~2 CPU-min)",
+                  n_trains=(100, 300, 1000, 2000), seeds=3),
     "full": Config("official script's size: n_train up to 10000 and 10000 test points, 5 seeds (GPU recommended)",
                    n_trains=(300, 1000, 3000, 10000), n_test=10000, threads=None),
 }
