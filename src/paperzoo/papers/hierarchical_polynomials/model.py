@@ -25,31 +25,46 @@ ACTS = {"relu": torch.relu, "cube": lambda t: t ** 3}
 _DERIVS = {"relu": lambda t: (t > 0).to(t.dtype), "cube": lambda t: 3 * t ** 2}
 
 
+def _moments(phi: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(phi^T phi, phi^T y) in float64: the sufficient statistics of every ridge fit below."""
+    p64 = phi.double()
+    return p64.T @ p64, p64.T @ y.double()
+
+
+def _solve(gram: torch.Tensor, rhs: torch.Tensor, n: int, lam: float) -> torch.Tensor:
+    eye = torch.eye(gram.shape[0], dtype=torch.float64)
+    return torch.cholesky_solve((rhs / n)[:, None], torch.linalg.cholesky(gram / n + lam * eye))[:, 0]
+
+
+def _check(phi: torch.Tensor, y: torch.Tensor, lams) -> None:
+    if phi.ndim != 2 or y.shape != (phi.shape[0],):
+        raise ValueError(f"ridge: expected phi (n, m) and y (n,), got {tuple(phi.shape)} and {tuple(y.shape)}")
+    if not lams or min(lams) <= 0:
+        raise ValueError(f"ridge: lam must be > 0, got {lams}")
+
+
 def ridge_solve(phi: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     """argmin_a (1/n)||phi a - y||^2 + lam ||a||^2 = (phi^T phi/n + lam I)^{-1} phi^T y/n, solved in float64
     (Cholesky); returned in phi's dtype."""
-    if phi.ndim != 2 or y.shape != (phi.shape[0],):
-        raise ValueError(f"ridge_solve: expected phi (n, m) and y (n,), got {tuple(phi.shape)} and {tuple(y.shape)}")
-    if lam <= 0:
-        raise ValueError(f"ridge_solve: lam must be > 0, got {lam}")
-    n, m = phi.shape
-    p64 = phi.double()
-    gram = p64.T @ p64 / n + lam * torch.eye(m, dtype=torch.float64)
-    rhs = p64.T @ y.double() / n
-    return torch.cholesky_solve(rhs[:, None], torch.linalg.cholesky(gram))[:, 0].to(phi.dtype)
+    _check(phi, y, (lam,))
+    return _solve(*_moments(phi, y), phi.shape[0], lam).to(phi.dtype)
 
 
 def ridge_validated(phi: torch.Tensor, y: torch.Tensor, lams: tuple[float, ...], *, val_frac: float = 0.2
                     ) -> tuple[torch.Tensor, float]:
     """Pick lam from ``lams`` on the last ``val_frac`` of the rows (ridge fitted on the rest), refit on all rows;
-    returns (a, lam). A single lam skips the split."""
+    returns (a, lam). A single lam skips the split. The Gram matrices are formed once (all = train + val)."""
+    _check(phi, y, tuple(lams))
+    n = phi.shape[0]
     if len(lams) == 1:
         return ridge_solve(phi, y, lams[0]), float(lams[0])
-    n_va = max(1, int(round(val_frac * phi.shape[0])))
-    tr, va = slice(0, phi.shape[0] - n_va), slice(phi.shape[0] - n_va, None)
-    errs = [float(((phi[va] @ ridge_solve(phi[tr], y[tr], lam) - y[va]) ** 2).mean()) for lam in lams]
+    n_va = max(1, int(round(val_frac * n)))
+    g_tr, r_tr = _moments(phi[: n - n_va], y[: n - n_va])
+    g_va, r_va = _moments(phi[n - n_va:], y[n - n_va:])
+    p_va, y_va = phi[n - n_va:].double(), y[n - n_va:].double()
+    errs = [float(((p_va @ _solve(g_tr, r_tr, n - n_va, lam) - y_va) ** 2).mean()) for lam in lams]
     lam = float(lams[min(range(len(lams)), key=errs.__getitem__)])
-    return ridge_solve(phi, y, lam), lam
+    return _solve(g_tr + g_va, r_tr + r_va, n, lam).to(phi.dtype), lam
 
 
 def feature_alignment(u: torch.Tensor, p: torch.Tensor) -> float:
