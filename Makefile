@@ -25,8 +25,8 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install  ## reproduce one paper on the CPU and print our number next to the paper's
-	$(BIN)/paperzoo reproduce gradient-noise --protocol cpu --seed 0
+run: install  ## reproduce one paper's effect on the CPU (about 2 min) and print our numbers next to the paper's
+	$(BIN)/paperzoo reproduce neural-collapse --protocol cpu --seed 0 --set net_depths=1 --set imb_depths=1
 
 test: install-dev lint  ## lint, then the fast suite (< 10 min on 2 cores; slowest tests printed)
 	$(BIN)/python -m pytest -q -n 2 --durations=15
