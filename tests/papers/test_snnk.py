@@ -240,3 +240,137 @@ def test_full_protocol_tiny(tmp_path, require_data):
     m = r.metrics
     assert m["hidden_param_reduction"] == pytest.approx((784 * 32 + 32) / (32 * 8 + 32))   # P + the copied bias
     assert m["uptrain_dense_acc"] > 15 and m["bundled_acc"] > 50 and m["slope_cos"] < 0 and "uptrain_snnk_acc_m16" in m
+
+
+# ---------------------------------------------------------------- details: normalisation, batching, seeds, options
+def test_normalize_batched_inputs_and_one_dim():
+    G = gaussian_matrix(16, 5, generator=torch.Generator().manual_seed(0), dtype=F64)
+    x = 0.05 * torch.randn(2, 3, 5, dtype=F64)                       # small norms (< 1), 3-D batch
+    xn = x.numpy()
+    ref = 0.7 * xn / np.linalg.norm(xn, axis=-1, keepdims=True)
+    np.testing.assert_allclose(relu_rf(x, G, normalize=0.7).numpy(), np.maximum(ref @ G.numpy().T, 0) / 4, rtol=1e-12)
+    np.testing.assert_allclose(relu_rf(x[0, 0], G).numpy(), relu_rf(x[:1, 0], G)[0].numpy(), rtol=1e-12)
+    u = urf_for_activation("sin", 16, 5, seed=2)
+    b = torch.tensor([[0.1, 0.2, 0.3], [-0.1, 0.0, 0.4]], dtype=F64)
+    w = 0.3 * torch.randn(2, 3, 5, dtype=F64)
+    flat = u.estimate(x.reshape(6, 5), w.reshape(6, 5), b.reshape(6))
+    np.testing.assert_allclose(u.estimate(x, w, b).reshape(6).numpy(), flat.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(u.phi(x, normalize=0.7).numpy(), u.phi(torch.tensor(ref)).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="xis"):
+        URF("cos", torch.zeros(3, dtype=F64), G, *URF_FNS["cos"]).phi(x)
+    with pytest.raises(ValueError, match="last dim"):
+        relu_rf([1.0, 2.0], G)
+
+
+def test_seeds_are_reproducible_and_xi_signs_balanced():
+    a, b = (urf_for_activation("cos", 4000, 4, seed=5, orthogonal=True) for _ in range(2))
+    assert torch.equal(a.G, b.G) and torch.equal(a.xis, b.xis) and a.name == "cos"
+    assert not torch.equal(a.G, urf_for_activation("cos", 4000, 4, seed=6).G)
+    assert abs(float(torch.sign(a.xis).mean())) < 0.06 and a.G.dtype == F64
+    g = urf_for_activation("gaussian", 4000, 4, seed=5)
+    assert torch.equal(g.xis, urf_for_activation("gaussian", 4000, 4, seed=5).xis)
+    assert abs(float(g.xis.std()) * 2 * math.pi - 1) < 0.05
+    gram = a.G[:4] @ a.G[:4].T
+    assert float((gram - torch.diag(torch.diag(gram))).abs().max()) < 1e-8
+    for make in (lambda: SNNKLinear(6, 3, 8, seed=3), lambda: SNNKLinear(6, 3, 8, kind="urf", activation="gaussian", seed=3),
+                 lambda: SNNKAdapter(6, 8, seed=3), lambda: BundledRF(6, 2, 8, seed=3)):
+        s1, s2 = make().state_dict(), make().state_dict()
+        assert all(torch.equal(s1[k], s2[k]) for k in s1)
+
+
+def test_orthogonal_rows_have_chi_norms():
+    G = gaussian_matrix(4000, 8, orthogonal=True, generator=torch.Generator().manual_seed(0), dtype=F64)
+    assert abs(float((G * G).sum(1).mean()) - 8) < 0.3                   # E chi_8^2 = 8
+    L = SNNKLinear(8, 2, 8, orthogonal=True, seed=0)
+    gram = L.G @ L.G.T
+    assert float((gram - torch.diag(torch.diag(gram))).abs().max()) < 1e-4
+    A = SNNKAdapter(8, 8, orthogonal=True, seed=0)
+    gram = A.G @ A.G.T
+    assert float((gram - torch.diag(torch.diag(gram))).abs().max()) < 1e-4
+    with pytest.raises(ValueError, match="positive"):
+        gaussian_matrix(0, 3)
+    with pytest.raises(ValueError, match="positive"):
+        gaussian_matrix(3, 0)
+    assert gaussian_matrix(1, 1).shape == (1, 1)
+
+
+def test_arccos_kernel_parallel_vectors_finite():
+    x = torch.randn(50, 7, dtype=F64)
+    assert torch.isfinite(arccos1_kernel(x, 3 * x)).all() and torch.isfinite(arccos1_kernel(x, -x)).all()
+    np.testing.assert_allclose(arccos1_kernel(x, 3 * x).numpy(), 3 * (x * x).sum(1).numpy() / 2, rtol=1e-12)
+    np.testing.assert_allclose(arccos1_kernel(x, -x).numpy(), 0.0, atol=1e-12)
+
+
+def test_snnk_linear_options():
+    W0 = torch.randn(3, 6)
+    L = SNNKLinear(6, 3, 10, init_weight=W0, floor=-0.5, normalize=2.0, bias=True, seed=1)
+    G = L.G.numpy()
+    np.testing.assert_allclose(L.P.detach().numpy(), np.maximum(W0.numpy() @ G.T, -0.5) / np.sqrt(10), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        L.bias.copy_(torch.tensor([1.0, -2.0, 3.0]))
+    x = torch.randn(4, 6)
+    xn = 2.0 * x.numpy() / np.linalg.norm(x.numpy(), axis=1, keepdims=True)
+    ref = np.maximum(xn @ G.T, -0.5) / np.sqrt(10) @ L.P.detach().numpy().T + np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(L(x).detach().numpy(), ref, rtol=1e-4, atol=1e-5)
+    U = SNNKLinear(6, 3, 10, kind="urf", activation="exp", normalize=0.5, seed=1)
+    np.testing.assert_allclose(U.features(x).numpy(), urf_features_ref(U, 0.5 * x / x.norm(dim=1, keepdim=True)), rtol=1e-5)
+    assert U(x).shape == (4, 3)
+    assert SNNKLinear(3, 2, 4, kind="relu", activation="tanh").P.shape == (2, 4)   # activation only matters for urf
+    assert SNNKLinear(1, 1, 1).P.shape == (1, 1)
+    for bad in ((0, 2, 4), (3, 0, 4), (3, 2, 0)):
+        with pytest.raises(ValueError, match="positive"):
+            SNNKLinear(*bad)
+    with pytest.raises(ValueError, match="unknown activation"):
+        SNNKLinear(3, 2, 4, kind="urf", activation="tanh")
+    m0 = init_weight(64, 64, "mam", torch.Generator().manual_seed(0))
+    assert abs(float(m0.mean())) < 0.01 and float(m0.min()) < -0.12
+
+
+def urf_features_ref(layer, x):
+    """exp URF in numpy: m^{-1/2} exp(g^T x - |x|^2 / 2)."""
+    xn = x.numpy()
+    return np.exp(xn @ layer.G.numpy().T - (xn ** 2).sum(1, keepdims=True) / 2) / np.sqrt(layer.num_rfs)
+
+
+def test_adapter_layer_norm_before():
+    ad = SNNKAdapter(6, 4, ln_before=True, seed=0).double()
+    with torch.no_grad():
+        ad.v.fill_(0.5)
+    h = 3 + 2 * torch.randn(5, 6, dtype=F64)
+    hn = (h - h.mean(1, keepdim=True)) / torch.sqrt(h.var(1, unbiased=False, keepdim=True) + 1e-5)
+    ref = h + 0.5 * (relu_rf(hn, ad.G) @ ad.P.T)
+    np.testing.assert_allclose(ad(h).detach().numpy(), ref.detach().numpy(), rtol=1e-10)
+
+
+def test_uptrain_nested_names_bias_and_kwargs():
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Linear(4, 4)
+            self.body = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2))
+
+    torch.manual_seed(0)
+    net = Wrap()
+    b = net.body[0].bias.detach().clone()
+    seen = []
+    names = uptrain(net, lambda name, lin: seen.append(name) or True, num_rfs=3, floor=-1.0, seed=1)
+    assert names == ["body.0"] and seen == ["body.0"] and net.body[0].floor == -1.0
+    assert torch.equal(net.body[0].bias.detach(), b)
+    x = torch.randn(2, 4)
+    ref = relu_rf(x, net.body[0].G, -1.0) @ net.body[0].P.T + b
+    np.testing.assert_allclose(net.body[0](x).detach().numpy(), ref.detach().numpy(), rtol=1e-6)
+
+
+def test_bundled_rf_regression_targets_and_shape_errors():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 4, generator=g, dtype=F64), torch.randn(30, generator=g, dtype=F64)
+    net = BundledRF(4, 1, 16, seed=0).fit(x, y, ridge=0.5)
+    np.testing.assert_allclose(net.theta.numpy(), bundle_fit(relu_rf(x, net.G), y[:, None], 0.5).numpy(), rtol=1e-12)
+    lab = torch.randint(0, 3, (30,), generator=g)
+    net3 = BundledRF(4, 3, 16, seed=0).fit(x, lab, ridge=0.5)
+    onehot = nn.functional.one_hot(lab, 3).double()
+    np.testing.assert_allclose(net3.theta.numpy(), bundle_fit(relu_rf(x, net3.G), onehot, 0.5).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="features must be"):
+        bundle_fit(torch.randn(5, 3), torch.randn(4))
+    with pytest.raises(ValueError, match="features must be"):
+        bundle_fit(torch.randn(5), torch.randn(5))
