@@ -194,3 +194,30 @@ def test_registered_model_and_tiny_full(tmp_path):
     r = pz.reproduce("hierarchical-polynomials", "full", seed=0, out=tmp_path / "run", progress=False,
                      overrides={"ns": (300, 600), "m2": 64, "m1": 16, "seeds": 1, "n_test": 200, "lams": (1e-3,)})
     assert {"n90_ratio_d24_d16", "gap_growth", "mse3_n600", "corr_n300"} <= set(r.metrics)
+
+
+def test_stage_defaults_and_shape_checks():
+    net = ThreeLayerNet(3, 24, 5, seed=4, dtype=F64)
+    x, y = torch.randn(80, 3, dtype=F64), torch.randn(80, dtype=F64)
+    with pytest.raises(ValueError, match="stage1"):
+        net.stage1(x, y[:-1])
+    net.stage1(x, y)                                                   # x_cal defaults to x
+    assert abs(float(net.feature(x).std()) - 1) < 1e-10
+    with pytest.raises(ValueError, match="stage2"):
+        net.stage2(x, y[:-1])
+    with pytest.raises(ValueError, match="bias_range"):
+        net.stage2(x, y, bias_range=0.0)
+    shift = net.gain * net.u_mean
+    net.stage2(x, y, bias_range=2.0)                                   # default generator: seed + 1
+    beta = (torch.rand(5, generator=torch.Generator().manual_seed(5), dtype=F64) * 2 - 1) * 2.0
+    torch.testing.assert_close(net.b.detach(), beta - shift, rtol=0, atol=1e-12)
+    assert net.lam == 1e-4
+    with pytest.raises(ValueError, match="ridge"):
+        ridge_validated(torch.ones(4, 2), torch.ones(4), ())
+
+
+def test_registered_model_defaults_from_card():
+    model = pz.create_model("hierarchical_three_layer")
+    assert (model.d, model.m2, model.m1, model.sigma1, model.sigma2) == (16, 2048, 1000, "relu", "relu")
+    assert sum(p.numel() for p in model.parameters()) == 1000 * 2048 + 2 * 1000
+    assert torch.all(model.W == 0) and torch.all(model.b == 1) and set(model.a.detach().tolist()) == {-1.0, 1.0}
