@@ -30,10 +30,25 @@ def test_fit_learns_with_margin(tmp_path):
     model = MLP([5, 16, 2])
     before = accuracy(model, test)
     res = fit(model, train, epochs=5, batch_size=32, optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
-              eval_fn=lambda m: {"acc": accuracy(m, test)}, run_dir=tmp_path, progress=False)
+              eval_fn=lambda m, epoch: {"acc": accuracy(m, test), "seen_epoch": epoch}, run_dir=tmp_path, progress=False)
     assert res.history[-1]["acc"] > 0.95 > before + 0.2
+    assert [r["seen_epoch"] for r in res.history] == [1, 2, 3, 4, 5]  # eval_fn receives the (1-based) epoch
     rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows if "acc" in r] == [1, 2, 3, 4, 5]
+
+
+def test_fit_takes_its_run_settings_from_a_context(tmp_path):
+    from paperzoo.train import RunContext
+
+    train = _blobs(256, 0)
+    ctx = RunContext("smoke", seed=5, out=tmp_path / "run", show_progress=False)
+    a = MLP([5, 8, 2])
+    b = MLP([5, 8, 2])
+    b.load_state_dict(a.state_dict())
+    fit(a, train, epochs=2, batch_size=32, ctx=ctx)
+    fit(b, train, epochs=2, batch_size=32, seed=5, run_dir=tmp_path / "manual", progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))  # same seed -> same order
+    assert (tmp_path / "run" / "ckpt" / "latest.json").is_file()
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
