@@ -53,7 +53,8 @@ def test_arena_trains_at_budget_lists_skips_and_resumes(fake_models, tmp_path, m
     assert [r["acc_mean"] for r in again] == [r["acc_mean"] for r in rows]
     from paperzoo.model_io import load_model
 
-    saved, meta = load_model(tmp_path / "mnist-20000" / "_arena_mlp-seed1" / "model")
+    (folder,) = tmp_path.glob("mnist-20000-*")
+    saved, meta = load_model(folder / "_arena_mlp-seed1" / "model")
     assert meta["kwargs"]["width"] == saved[1].out_features and meta["input_norm"] == [0.0, 1.0]
     path, png = write_arena(rows, tmp_path)
     assert path == tmp_path / "results" / "arena" / "mnist-20000.csv"

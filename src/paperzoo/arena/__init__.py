@@ -3,13 +3,14 @@
 ``paperzoo arena fashion-mnist --params 100000 --seeds 2`` finds the task's models through the
 registry (their task tags), builds each at the budget with the kernel's ``at_budget`` (its declared
 knob, +-10%), trains it with the shared ``Recipe`` through the kernel's ``fit`` (resumable per model
-and seed; each trained model is saved as ``<out>/<task>-<N>/<model>-seed<s>/model``, which
+and seed; each trained model is saved as ``<out>/<task>-<N>-<recipe hash>/<model>-seed<s>/model``, which
 ``paperzoo probe`` accepts), and writes ``results/arena/<task>-<N>.csv`` (accuracy mean +- std over seeds, parameters,
 train seconds, inference samples/s, the recipe, provenance) and a PNG of accuracy vs parameters. A
 model that cannot reach the budget is listed with the reason, not dropped.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -110,7 +111,9 @@ def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe =
     if not entries:
         raise ValueError(f"no model is registered for task {task_name!r}")
     train, test, note, norm = data if data is not None else _load(task, recipe)
-    root = RunContext("arena", seed=0, out=Path(out) / f"{task_name}-{n_params}", resume=resume, show_progress=progress)
+    tag = hashlib.sha1(json.dumps(asdict(recipe), sort_keys=True).encode()).hexdigest()[:8]  # resume only the same recipe
+    root = RunContext("arena", seed=0, out=Path(out) / f"{task_name}-{n_params}-{tag}", resume=resume,
+                      show_progress=progress)
     rows = []
     for entry in entries:
         row = {"task": task_name, "budget": n_params, "model": entry.name, "paper": entry.paper, "knob": entry.knob,
