@@ -37,7 +37,8 @@ class Recipe:
     """The one training recipe every model gets (no per-model tuning, by design).
 
     AdamW (lr 1e-3, weight decay 1e-4), batch 128, cosine decay per step over ``epochs``, inputs
-    standardised with the training set's mean/std, gradients clipped at norm 1.
+    standardised with the training set's mean/std, gradients clipped at norm 1, one CPU thread per run
+    (small models gain nothing from more, and arenas run side by side).
     """
 
     epochs: int = 3
@@ -47,7 +48,7 @@ class Recipe:
     clip_grad_norm: float | None = 1.0
     n_train: int | None = None
     n_test: int | None = None
-    threads: int | None = 2
+    threads: int | None = 1
 
 
 def _sized_kwargs(factory: Callable, task) -> dict[str, Any]:
