@@ -235,3 +235,46 @@ def test_registered_model_and_tiny_full_protocol(tmp_path):
                                 "mc_pairs": 100_000, "threads": 1})
     assert 0.5 < r.metrics["bayes_acc"] <= 1.0 and 0.5 < r.metrics["majority_acc"] < 0.7
     assert r.metrics["opt3d_devroye_agreement"] > 0.9
+
+
+def test_clipping_diagonal_dtype_and_kernel_kinds():
+    from paperzoo.papers.wide_deep_optimal.kernels import gram_input, nngp_from_corr, ntk_from_corr
+    twice = hermite_activation([0.0, math.sqrt(2.0)], normalise=False)      # psi = 2 xi: leaves [-1, 1]
+    xi = torch.tensor([-0.9, -0.3, 0.3, 0.9], dtype=torch.float64)
+    assert torch.allclose(nngp_from_corr(xi, 1, twice), torch.tensor([-1.0, -0.6, 0.6, 1.0], dtype=torch.float64))
+    assert torch.allclose(nngp_from_corr(xi, 2, twice), torch.tensor([-1.0, -1.0, 1.0, 1.0], dtype=torch.float64))
+    k = ntk_from_corr(xi, 2, twice)                    # K_2 / K_2(1) = (2 clip(2 xi) + 8 xi) / 7: psi sees clipped xi_1
+    assert torch.allclose(k, (2 * (2 * xi).clamp(-1, 1) + 8 * xi) / 7, atol=1e-12)
+    out = nngp_from_corr(torch.tensor([1.5, -1.5]), 0, "relu")
+    assert out.dtype == torch.float64 and torch.equal(out, torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert torch.equal(ntk_from_corr(torch.tensor([1.5, -1.5]), 0, "relu"), torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert ntk_ratio([0.25, 0.5], 2).dtype == torch.float64
+    assert float(ntk_ratio(0.1, 3)) == float(ntk_from_corr(torch.tensor(0.1, dtype=torch.float64), 3, "relu"))
+    x = _pts(7, seed=11)
+    for depth in (60, 100):                            # the diagonal is exactly 1 and stays 1
+        assert torch.equal(gram_input(x).diagonal(), torch.ones(7, dtype=torch.float64))
+        assert torch.equal(nngp_kernel(x, None, depth, "opt_3d").diagonal(), torch.ones(7, dtype=torch.float64))
+        assert torch.equal(nngp_kernel(x, x, depth, "opt_3d").diagonal(), torch.ones(7, dtype=torch.float64))
+    z = _pts(3, seed=12)
+    assert torch.equal(kernel_fn("ntk", 4, "erf")(x, z), ntk_kernel(x, z, 4, "erf"))
+    assert torch.equal(kernel_fn("nngp", 4, "erf")(x, z), nngp_kernel(x, z, 4, "erf"))
+    assert torch.allclose(sphere(torch.tensor([[3.0, 4.0]])), torch.tensor([[0.6, 0.8]], dtype=torch.float64))
+
+
+def test_kernel_input_errors():
+    x = _pts(3)
+    with pytest.raises(ValueError, match="depth"):
+        ntk_kernel(x, None, -1, "relu")
+    with pytest.raises(ValueError, match="depth"):
+        nngp_kernel(x, None, -1, "relu")
+    with pytest.raises(ValueError, match="features"):
+        nngp_kernel(x, _pts(2, d=4), 1, "relu")
+    with pytest.raises(ValueError, match="NaN"):
+        nngp_kernel(torch.full((2, 5), float("nan"), dtype=torch.float64), None, 1, "relu")
+    with pytest.raises(ValueError, match=r"\(n, d\)"):
+        nngp_kernel(x[0], None, 1, "relu")
+    with pytest.raises(ValueError, match="kind"):
+        kernel_fn("gp", 2, "relu")
+    with pytest.raises(ValueError, match="kind"):
+        local_slope("gp", 2, "relu")
+    nngp_kernel(x * (1 + 5e-7), None, 1, "relu")          # within the 1e-6 tolerance: accepted
