@@ -221,3 +221,17 @@ def test_registered_model_defaults_from_card():
     assert (model.d, model.m2, model.m1, model.sigma1, model.sigma2) == (16, 2048, 1000, "relu", "relu")
     assert sum(p.numel() for p in model.parameters()) == 1000 * 2048 + 2 * 1000
     assert torch.all(model.W == 0) and torch.all(model.b == 1) and set(model.a.detach().tolist()) == {-1.0, 1.0}
+
+
+def test_constructor_validation_and_buffers():
+    for args in ((0, 8, 4), (3, 0, 4), (3, 8, 0)):
+        with pytest.raises(ValueError, match="must be >= 1"):
+            ThreeLayerNet(*args)
+    with pytest.raises(ValueError, match="sigma1"):
+        ThreeLayerNet(3, 8, 4, sigma1="tanh")
+    a, b = ThreeLayerNet(3, 8, 4, seed=7), ThreeLayerNet(3, 8, 4, seed=7)
+    assert torch.equal(a.V, b.V) and torch.equal(a.a, b.a) and a.V.dtype == torch.float32 and a.seed == 7
+    assert not torch.equal(a.V, ThreeLayerNet(3, 8, 4, seed=8).V)
+    net = ThreeLayerNet(3, 8, 4, sigma2="cube", dtype=F64)
+    x = torch.randn(5, 3, dtype=F64)
+    torch.testing.assert_close(net.random_features(x), (x @ net.V.T) ** 3)
