@@ -235,3 +235,22 @@ def test_constructor_validation_and_buffers():
     net = ThreeLayerNet(3, 8, 4, sigma2="cube", dtype=F64)
     x = torch.randn(5, 3, dtype=F64)
     torch.testing.assert_close(net.random_features(x), (x @ net.V.T) ** 3)
+
+
+def test_task_defaults_and_validation():
+    task = HierarchicalPolyTask(4)
+    assert (task.d, task.k, task.g, task.feature, task.noise, task.A) == (4, 2, "he1+he3", "sum_hermite", 0.0, None)
+    x, y, p = task.sample(10, generator=torch.Generator().manual_seed(0))
+    assert x.dtype == y.dtype == p.dtype == torch.float32 and x.shape == (10, 4) and y.shape == p.shape == (10,)
+    torch.testing.assert_close(y, link(p))
+    x2, _, _ = task.sample(10, generator=torch.Generator().manual_seed(0), dtype=F64)
+    torch.testing.assert_close(x, x2.float())
+    for args in ((0,), (4, 0)):
+        with pytest.raises(ValueError, match="need d >= 1"):
+            HierarchicalPolyTask(*args)
+    with pytest.raises(ValueError, match="n must be"):
+        task.sample(0)
+    with pytest.raises(ValueError, match="unknown g"):
+        link(torch.zeros(2), "nope")
+    assert abs(link_moments()[1] - 1 / math.sqrt(2)) < 1e-12
+    assert hermite_orthonormality_err(8, 60) < 1e-9 and hermite_orthonormality_err(3, 3) > 1e-3   # 3 nodes: not exact
