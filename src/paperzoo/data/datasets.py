@@ -180,9 +180,7 @@ def load(name: str) -> Splits:
     """Load a data set by name (``mnist``, ``fashion_mnist``, ``cifar10``)."""
     key = name.lower().replace("-", "_")
     if key not in _LOADERS:
-        import difflib
+        from paperzoo.names import did_you_mean
 
-        close = difflib.get_close_matches(key, list(_LOADERS), n=2)
-        raise KeyError(f"unknown data set {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-                       + f" (known: {', '.join(_LOADERS)})")
+        raise KeyError(f"unknown data set {name!r}{did_you_mean(key, _LOADERS, cutoff=0.6)} (known: {', '.join(_LOADERS)})")
     return _LOADERS[key]()

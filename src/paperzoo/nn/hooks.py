@@ -19,10 +19,9 @@ def _resolve(model: nn.Module, layers: Iterable[str | nn.Module]) -> dict[str, n
         elif layer in named:
             out[layer] = named[layer]
         else:
-            import difflib
+            from paperzoo.names import did_you_mean
 
-            close = difflib.get_close_matches(layer, [k for k in named if k], n=3)
-            raise KeyError(f"model has no submodule {layer!r}" + (f"; did you mean {close}?" if close else ""))
+            raise KeyError(f"model has no submodule {layer!r}{did_you_mean(layer, [k for k in named if k], cutoff=0.6)}")
     return out
 
 
