@@ -438,3 +438,12 @@ def test_training_options_and_guards():
     with pytest.raises(ValueError):
         phase_steps(-1, (1.0,))
     assert phase_steps(5, (1.0,)) == [5]
+
+
+def test_phase_validation_edges():
+    assert phase_steps(0, (1.0,)) == [0] and phase_steps(10, (0.5, 0.5, 0.0)) == [5, 5, 0]
+    for bad in ((1.2, -0.1, -0.1), (0.5, 0.3, 0.1), (0.5, 0.5), (0.6, 0.3, 0.1 + 1e-4)):
+        with pytest.raises(ValueError, match="phases"):
+            phase_steps(10, bad)
+    with pytest.raises(ValueError, match="steps"):
+        phase_steps(-1, (1.0,))
