@@ -168,7 +168,10 @@ def _cmd_probe(a) -> int:
 
     rec = run_probe(a.name, a.model, a.data, other=a.other, layers=a.layers, n=a.n,
                     out=Path(a.out) if a.out else runs_root() / "probes")
-    t = Table(title=f"probe {a.name} on {a.model}" + (f" vs {a.other}" if a.other else "") + f" ({a.data}, n={rec['n']})")
+    from paperzoo.probe import short_name
+
+    t = Table(title=f"probe {a.name} on {short_name(a.model)}" + (f" vs {short_name(a.other)}" if a.other else "")
+              + f" ({a.data}, n={rec['n']})")
     t.add_column("metric")
     t.add_column("value")
     for k, v in rec["metrics"].items():

@@ -55,11 +55,17 @@ def run_probe(name: str, model: str, data: str | tuple, *, other: str | None = N
               "torch": torch.__version__, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     if out is not None:
         out = Path(out)
-        stem = f"{name}-{Path(model).name}"
+        stem = f"{name}-{short_name(model)}"
         atomic_write_text(out / f"{stem}.json", json.dumps(record, indent=2, default=str))
-        record["png"] = str(_bar_chart(metrics, out / f"{stem}.png", f"{name} on {Path(model).name}"))
+        record["png"] = str(_bar_chart(metrics, out / f"{stem}.png", f"{name} on {short_name(model)}"))
         record["json"] = str(out / f"{stem}.json")
     return record
+
+
+def short_name(spec: str) -> str:
+    """A registered name as is; a checkpoint folder ``.../<run>/model`` as ``<run>``."""
+    p = Path(spec)
+    return p.parent.name if p.name == "model" and p.parent.name else p.name
 
 
 def _bar_chart(metrics: dict[str, float], path: Path, title: str) -> Path | None:
