@@ -41,6 +41,9 @@ def main() -> None:
         run_dir=a.run_dir, resume=a.resume, ckpt_every=a.ckpt_every, seed=3, progress=False, on_step=on_step)
     if dist_info()[0] == 0:
         save_file({k: v.contiguous() for k, v in unwrap(model).state_dict().items()}, a.out)
+    if torch.distributed.is_initialized():  # tear gloo down before exit (else: "terminate called ...", SIGABRT)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
