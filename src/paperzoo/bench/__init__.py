@@ -39,7 +39,10 @@ def write_csv(path: str | Path, rows: Sequence[dict], device: str | torch.device
     """Write ``rows`` atomically with provenance columns (device name, torch, commit)."""
     if not rows:
         raise ValueError("no rows to write")
-    prov = {"device_name": device_name(device), "torch": torch.__version__, "commit": git_commit()}
+    from paperzoo.api import project_root
+
+    prov = {"device_name": device_name(device), "torch": torch.__version__,  # dirty = the code, not results/
+            "commit": git_commit(project_root(), ["src", "pyproject.toml"])}
     fields = list(rows[0]) + [k for k in prov if k not in rows[0]]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields)
