@@ -15,22 +15,6 @@ ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
 @dataclass(frozen=True)
-class UniformBox:
-    """Q = U[-lam, lam]^m x U[-lam, lam]: the bandlimited sampler of the paper (bandwidth ``lam``)."""
-
-    lam: float
-
-    def __post_init__(self) -> None:
-        if not (self.lam > 0 and math.isfinite(self.lam)):
-            raise ValueError(f"UniformBox: lam must be a positive finite number, got {self.lam}")
-
-    def sample(self, d: int, in_dim: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        a = (2 * torch.rand(d, in_dim, generator=generator, dtype=torch.float64) - 1) * self.lam
-        b = (2 * torch.rand(d, generator=generator, dtype=torch.float64) - 1) * self.lam
-        return a, b
-
-
-@dataclass(frozen=True)
 class UniformBoxAB:
     """a ~ U[-lam_a, lam_a]^m, b ~ U[-lam_b, lam_b]: weight and bias ranges set apart."""
 
@@ -38,13 +22,20 @@ class UniformBoxAB:
     lam_b: float
 
     def __post_init__(self) -> None:
-        if not (self.lam_a > 0 and self.lam_b > 0):
-            raise ValueError(f"UniformBoxAB: lam_a and lam_b must be positive, got {self.lam_a}, {self.lam_b}")
+        for name in ("lam_a", "lam_b"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive finite number, got {v}")
 
     def sample(self, d: int, in_dim: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         a = (2 * torch.rand(d, in_dim, generator=generator, dtype=torch.float64) - 1) * self.lam_a
         b = (2 * torch.rand(d, generator=generator, dtype=torch.float64) - 1) * self.lam_b
         return a, b
+
+
+def UniformBox(lam: float) -> UniformBoxAB:  # noqa: N802 (reads like the sampler class it returns)
+    """Q = U[-lam, lam]^m x U[-lam, lam]: the bandlimited sampler of the paper (bandwidth ``lam``)."""
+    return UniformBoxAB(lam, lam)
 
 
 @dataclass(frozen=True)
