@@ -63,6 +63,31 @@ def test_bspline_custom_backward_is_the_derivative():
     assert torch.allclose(x.grad, xr.grad, atol=1e-12)
 
 
+@pytest.mark.parametrize("grid,order", [(5, 3), (4, 0), (3, 1), (6, 2), (2, 4)])
+def test_local_uniform_evaluation_equals_full_cox_de_boor(grid, order):
+    basis = skan.BSplineBasis(grid=grid, order=order, range=(-0.5, 1.5))
+    h = 2.0 / grid
+    x = torch.cat([_x(500, -0.5 - (order + 1) * h, 1.5 + (order + 1) * h)[:, 0],
+                   basis.knots, torch.tensor([float("inf"), -float("inf"), float("nan"), 1e30], dtype=D)])[:, None]
+    invs = [getattr(basis, f"inv{p}") for p in range(1, order + 1)]
+    ref = cox_de_boor(x, basis.knots, invs)[0]
+    ref = torch.nan_to_num(ref, nan=0.0)
+    assert (basis(x) - ref).abs().max() < 1e-12
+
+
+def test_fused_base_branch_has_the_gradients_of_the_plain_layer():
+    torch.manual_seed(0)
+    layer = KANLayer(3, 2, basis="bspline").double()
+    x = _x(15, -1.4, 1.4, cols=3).requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, c, w: torch.func.functional_call(
+        layer, {"coef": c, "base_weight": w}, (x,)), (x, layer.coef.detach().clone().requires_grad_(),
+                                                     layer.base_weight.detach().clone().requires_grad_()))
+    first = torch.randn(15, 3, dtype=D)
+    assert torch.equal(layer.basis.with_first(x, first), torch.cat([first[..., None], layer.basis(x)], -1))
+    with pytest.raises(ValueError, match="shape"):
+        layer.basis.with_first(x, first[:, :2])
+
+
 def test_rbf_chebyshev_jacobi_against_formulas():
     x = _x(100, -1.5, 1.5)
     rbf = skan.RBFBasis()(x)[:, 0].numpy()

@@ -12,8 +12,10 @@ so ``WaveletBasis`` only evaluates the mother wavelet ``psi(u)``; ``KANLayer`` a
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -56,13 +58,23 @@ class BSplineBasis(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, "BSplineBasis")
-        invs = [getattr(self, f"inv{p}").to(x.dtype) for p in builtins.range(1, self.order + 1)]
-        return _BSplineFn.apply(x, self.knots.to(x.dtype), *invs)
+        return _UniformBSplineFn.apply(x, None, self.range[0], (self.range[1] - self.range[0]) / self.grid, self.grid,
+                                       self.order)
+
+    def with_first(self, x: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """``cat([first[..., None], self(x)], -1)`` built in one buffer (the KAN layer's base branch rides
+        along: one matmul per layer instead of two)."""
+        _check_input(x, "BSplineBasis")
+        if first.shape != x.shape:
+            raise ValueError(f"BSplineBasis.with_first: first must have x's shape {tuple(x.shape)}, got {tuple(first.shape)}")
+        return _UniformBSplineFn.apply(x, first, self.range[0], (self.range[1] - self.range[0]) / self.grid, self.grid,
+                                       self.order)
 
 
 def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, invs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
     """B-splines of order ``len(invs)`` at every ``x`` (..., n) and knot: ``(B (..., n, K), c)`` where
-    ``c_i = B_{i,k-1} / (t_{i+k} - t_i)`` (None for order 0) gives the derivative ``k (c_i - c_{i+1})``."""
+    ``c_i = B_{i,k-1} / (t_{i+k} - t_i)`` (None for order 0) gives the derivative ``k (c_i - c_{i+1})``.
+    Any knot vector; the reference for ``uniform_bspline`` (tests) and for non-uniform grids."""
     d = x.unsqueeze(-1) - knots  # x - t_i for every knot: (..., n, G + 2k + 1)
     b = ((d[..., :-1] >= 0) & (d[..., 1:] < 0)).to(x.dtype)  # order 0: t_i <= x < t_{i+1}
     c = None
@@ -73,24 +85,94 @@ def cox_de_boor(x: torch.Tensor, knots: torch.Tensor, invs: list[torch.Tensor]) 
     return b, c
 
 
-class _BSplineFn(torch.autograd.Function):
-    """Cox-de Boor forward without an autograd graph; backward by the derivative identity
-    ``dB_{i,k}/dx = k (B_{i,k-1}/(t_{i+k} - t_i) - B_{i+1,k-1}/(t_{i+k+1} - t_{i+1}))``."""
+@functools.lru_cache(maxsize=None)
+def _uniform_poly(order: int) -> torch.Tensor:
+    """``P`` (order + 1, order + 1), float64: in a cell, ``B_{c-order+r}(u) = sum_p u^p P[p, r]`` on a uniform grid.
+
+    Built exactly from the de Boor triangle (Piegl & Tiller, *The NURBS Book*, A2.2) with polynomial
+    entries: uniform knots make its denominators the constants ``j``, so
+    ``N^j_r = (r + 1 - u) N^{j-1}_r / j + (u + j - r) N^{j-1}_{r-1} / j`` with ``N^j_r = B_{c-j+r, j}``.
+    """
+    n = [np.array([1.0])]  # N^0_0 = 1, polynomials in u as coefficient arrays (ascending powers)
+    for j in builtins.range(1, order + 1):
+        new = []
+        for r in builtins.range(j + 1):
+            acc = np.zeros(j + 1)
+            if r < j:  # (r + 1 - u) N_r / j
+                acc[:j] += (r + 1) * n[r] / j
+                acc[1:j + 1] -= n[r] / j
+            if r > 0:  # (u + j - r) N_{r-1} / j
+                acc[:j] += (j - r) * n[r - 1] / j
+                acc[1:j + 1] += n[r - 1] / j
+            new.append(acc)
+        n = new
+    return torch.tensor(np.stack(n, 1), dtype=torch.float64)
+
+
+def uniform_bspline(x: torch.Tensor, lo: float, h: float, grid: int, order: int, *, deriv: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The ``order + 1`` B-splines that can be nonzero at each ``x`` on the uniform extended grid
+    ``t_i = lo + (i - order) h`` (cells ``0 .. grid + 2 order - 1``): ``(idx, w, dw)``, each ``(order + 1, *x.shape)``:
+    basis indices (outside ``0 .. grid + order - 1`` where the basis does not exist or ``x`` is off the grid),
+    the values and their x-derivatives ``dB/dx = (dB/du) / h``.
+
+    In cell ``c`` (``t_c <= x < t_{c+1}``, ``u = (x - t_c) / h``) the values are the polynomials
+    ``_uniform_poly`` of ``u`` (Horner's rule): O(order^2) work per input instead of O(order (grid + order))
+    for the full Cox-de Boor table (``cox_de_boor`` stays the reference). The ``order + 1`` axis leads so
+    that every elementwise op runs over contiguous rows of inputs.
+    """
+    n_cells = grid + 2 * order
+    t = torch.nan_to_num((x - lo) * (1.0 / h) + order, nan=-1.0).clamp_(-1.0, float(n_cells))  # off grid: -1 / n_cells
+    c = torch.floor(t)
+    u = t - c
+    col = (order + 1,) + (1,) * x.dim()
+    p = _uniform_poly(order).to(device=x.device, dtype=x.dtype).unsqueeze(-1)  # (power, r, 1)
+    w = p[order].view(col).expand(order + 1, *x.shape)
+    for q in builtins.range(order - 1, -1, -1):
+        w = torch.addcmul(p[q].view(col), w, u)
+    dw = None
+    if deriv and order > 0:
+        dp = p[1:] * torch.arange(1, order + 1, dtype=x.dtype, device=x.device).view(-1, 1, 1) / h
+        dw = dp[order - 1].view(col).expand_as(w)
+        for q in builtins.range(order - 2, -1, -1):
+            dw = torch.addcmul(dp[q].view(col), dw, u)
+    idx = (c - order).long() + torch.arange(order + 1, device=x.device).view(col)
+    return idx, w, dw
+
+
+class _UniformBSplineFn(torch.autograd.Function):
+    """Dense basis ``(..., n, [1 +] grid + order)`` from the local values by one scatter into a flat buffer whose
+    last slot collects the bases that do not exist; with ``first`` given, column 0 holds it (KAN's base branch,
+    so the layer does one matmul). Backward: gather the incoming gradient at the same slots, weight by ``dB/dx``."""
 
     @staticmethod
-    def forward(ctx, x, knots, *invs):
-        b, c = cox_de_boor(x, knots, list(invs))
-        ctx.order = len(invs)
-        ctx.save_for_backward(c if c is not None and x.requires_grad else None)
-        return b
+    def forward(ctx, x, first, lo, h, grid, order):
+        idx, w, dw = uniform_bspline(x, lo, h, grid, order, deriv=x.requires_grad)
+        k = grid + order
+        lead = 0 if first is None else 1
+        cols, rows = k + lead, x.numel()
+        buf = torch.zeros(rows * cols + 1, dtype=x.dtype, device=x.device)
+        out = buf[:-1].view(*x.shape, cols)
+        if first is not None:
+            out[..., 0] = first
+        base = (torch.arange(0, rows * cols, cols, device=x.device) + lead).view(x.shape)
+        slot = torch.where((idx >= 0) & (idx < k), base + idx, rows * cols)
+        buf.scatter_(0, slot.reshape(-1), w.reshape(-1))
+        if dw is not None:
+            ctx.save_for_backward(slot, dw)
+        ctx.lead = lead
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (c,) = ctx.saved_tensors
-        if c is None or not ctx.needs_input_grad[0]:
-            return (None,) * (2 + ctx.order)
-        gx = ctx.order * (grad * (c[..., :-1] - c[..., 1:])).sum(-1)
-        return (gx,) + (None,) * (1 + ctx.order)
+        gx = gfirst = None
+        if ctx.needs_input_grad[0] and ctx.saved_tensors:
+            slot, dw = ctx.saved_tensors
+            flat = torch.cat([grad.reshape(-1), grad.new_zeros(1)])
+            gx = (torch.take(flat, slot) * dw).sum(0)
+        if ctx.lead and ctx.needs_input_grad[1]:
+            gfirst = grad[..., 0]
+        return gx, gfirst, None, None, None, None
 
 
 class RBFBasis(nn.Module):

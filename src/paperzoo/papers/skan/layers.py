@@ -105,6 +105,11 @@ class KANLayer(nn.Module):
         _check_last(x, self.in_dim, f"KANLayer({self.family})")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
+        if self.base_activation is not None and hasattr(self.basis, "with_first") and not hasattr(self, "base_bias"):
+            # fused: [act(x_i), B_1(x_i), ..., B_K(x_i)] against [w_base, c_1, ..., c_K]: one matmul
+            feats = self.basis.with_first(x2, _ACTS[self.base_activation](x2))
+            weight = torch.cat([self.base_weight.unsqueeze(-1), self.coef], -1)
+            return F.linear(feats.reshape(x2.shape[0], -1), weight.reshape(self.out_dim, -1)).reshape(*lead, self.out_dim)
         y = self.edge_sum(x2)
         if self.base_activation is not None:
             y = y + F.linear(_ACTS[self.base_activation](x2), self.base_weight, getattr(self, "base_bias", None))
