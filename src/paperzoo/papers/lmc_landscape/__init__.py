@@ -53,14 +53,16 @@ PAPER = Paper(
     authors="Sidak Pal Singh, Linara Adilova, Michael Kamp, Asja Fischer, Bernhard Schölkopf, Thomas Hofmann",
     year=2024,
     code="",
-    main_metric="barrier_ratio",
+    main_metric="barrier_last_over_first",
     data=("fashion-mnist", "mnist", "cifar10"),
     claims=(
-        Claim("barrier_ratio", paper="barrier vanishes after some k*", source="paper main figures (card; " + _NOVAL + ")",
-              what="test-loss barrier of children spawned at k = 0 / at the last k (11 alphas)",
-              bands={"cpu": Band(lo=10.0, reason="card cpu rung: barrier decreases by >= 10x from k = 0 to k = 1600"),
-                     "full": Band(lo=10.0, reason="card full rung: LMC onset after a few epochs (same >= 10x drop "
-                                                  "from k = 0 to the last k)")}),
+        Claim("barrier_last_over_first", paper="barrier vanishes after some k*",
+              source="paper main figures (card; " + _NOVAL + ")",
+              what="test-loss barrier (11 alphas) of children spawned at the last k / at k = 0 (1 when there is no "
+                   "barrier at k = 0)",
+              bands={"cpu": Band(hi=0.1, reason="card cpu rung: barrier decreases by >= 10x from k = 0 to k = 1600"),
+                     "full": Band(hi=0.1, reason="card full rung: LMC onset after a few epochs (same >= 10x drop "
+                                                 "from k = 0 to the last k)")}),
         Claim("distance_increases", paper="distance shrinks with k", source="paper geometry figures (card)",
               what="number of consecutive spawn steps at which ||theta_A - theta_B|| does not decrease",
               bands={"cpu": Band(hi=0.0, reason="card cpu rung: distance decreases monotonically")}),
@@ -87,7 +89,8 @@ PAPER = Paper(
                    "relative to 1/8 |delta^T A delta|",
               bands={_ALL: Band(hi=1e-10, reason="card smoke rung: equal exactly (float64)")}),
         Claim("hvp_err", paper=0.0, source="card smoke rung",
-              what="relative error of delta^T H delta by double back-prop vs torch.func.hessian on a 50-parameter MLP",
+              what="relative error of delta^T H delta by double back-prop vs an explicit Hessian "
+                   "(torch.autograd.functional.hessian) of a 50-parameter MLP",
               bands={_ALL: Band(hi=1e-5, reason="card smoke rung: matches an explicit Hessian to 1e-5")}),
         Claim("endpoint_err", paper=0.0, source="card smoke rung",
               what="|loss and error at alpha = 0, 1 of the path - those of the two networks|",

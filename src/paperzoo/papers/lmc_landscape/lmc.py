@@ -64,15 +64,19 @@ def _load(work: nn.Module, theta: dict[str, torch.Tensor]) -> None:
 
 @torch.no_grad()
 def _reestimate_bn(work: nn.Module, x: torch.Tensor, batch_size: int) -> None:
-    """Reset every BatchNorm's running statistics and re-estimate them (cumulative average) on ``x``."""
+    """Reset every BatchNorm's running statistics and re-estimate them on ``x``: running mean / variance = the
+    batch statistics averaged with weights = batch sizes (exact mean over ``x``; the variance is the average of
+    the batch variances, exact when one batch holds all of ``x``)."""
     bns = [m for m in work.modules() if isinstance(m, _BN)]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None
     work.train()
     dev = next(work.parameters()).device
     for i in range(0, len(x), batch_size):
-        work(x[i:i + batch_size].to(dev))
+        xb = x[i:i + batch_size]
+        for m in bns:
+            m.momentum = len(xb) / (i + len(xb))  # running <- (1 - m) running + m batch: a size-weighted average
+        work(xb.to(dev))
     work.eval()
 
 

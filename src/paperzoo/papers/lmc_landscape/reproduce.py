@@ -117,7 +117,7 @@ def identities(hessian_params: int = 50, seed: int = 0) -> dict[str, float]:
         return floss({k: t.reshape(shapes[k]) for k, t in zip(theta, v.split(sizes))})
 
     v0 = torch.cat([t.flatten() for t in theta.values()])
-    H = torch.func.hessian(flat_loss)(v0)
+    H = torch.autograd.functional.hessian(flat_loss, v0)  # explicit 50 x 50 Hessian, row by row
     hvp_err = 0.0
     for _ in range(3):
         dv = torch.randn(len(v0), generator=g, dtype=torch.float64)
@@ -171,11 +171,11 @@ def _spawn_outputs(ctx: RunContext, cfg: Config, recs: list[dict], make, test) -
               xlabel="alpha", ylabel="test loss minus chord", title="linear paths between the two children")
     m = {f"k{r['k']}_{key}": r[key] for r in recs for key in keys}
     b0, b1 = recs[0]["barrier"], recs[-1]["barrier"]
-    m["barrier_ratio"] = b0 / b1 if b1 > 0 else float("inf")
+    m["barrier_last_over_first"] = b1 / b0 if b0 > 0 else 1.0  # no barrier at k = 0: nothing can vanish
     m["distance_increases"] = float(sum(b["distance"] >= a["distance"] for a, b in zip(recs[:-1], recs[1:])))
     m["angle_drop_deg"] = recs[0]["angle_deg"] - recs[-1]["angle_deg"]
-    m["pmid_rel_err_k0"] = abs(recs[0]["P_mid"] - b0) / b0 if b0 > 0 else float("inf")
-    m["pend_rel_err_k0"] = abs(recs[0]["P_end"] - b0) / b0 if b0 > 0 else float("inf")
+    m["pmid_rel_err_k0"] = abs(recs[0]["P_mid"] - b0) / max(b0, 1e-12)
+    m["pend_rel_err_k0"] = abs(recs[0]["P_end"] - b0) / max(b0, 1e-12)
     rows = [{"k": r["k"], "layer": name, **{key: v[key] for key in ("barrier", "barrier_err", "mid_excess", "P_mid",
                                                                       "P_end")}}
             for r in recs if "layers" in r for name, v in r["layers"].items()]
