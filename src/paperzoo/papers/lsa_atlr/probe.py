@@ -58,18 +58,30 @@ def default_layers(model: nn.Module, x: torch.Tensor, types: Sequence[str] = PRO
     return layers
 
 
-def lsa_layers(model: nn.Module, x: torch.Tensor, x_pert: torch.Tensor, layers: Sequence[str], *,
-               batch_size: int = 500) -> dict[str, float]:
-    """CM per layer (batch Frobenius over all of ``x``), accumulated in float64 chunk by chunk."""
+def _cm_and_predictions(model: nn.Module, x: torch.Tensor, x_pert: torch.Tensor, layers: Sequence[str],
+                        batch_size: int) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """CM per layer (batch Frobenius over all of ``x``, sums of squares in float64, chunk by chunk) and the
+    predicted classes on ``x`` and ``x_pert`` (the model's own output, key ``""``, from the same passes)."""
+    keys = ["", *layers]
     num = {k: 0.0 for k in layers}
     den = dict(num)
+    preds: tuple[list, list] = ([], [])
     for i in range(0, len(x), batch_size):
-        a = collect_features(model, x[i:i + batch_size], list(layers), which="output", batch_size=batch_size)
-        b = collect_features(model, x_pert[i:i + batch_size], list(layers), which="output", batch_size=batch_size)
+        a = collect_features(model, x[i:i + batch_size], keys, which="output", batch_size=batch_size)
+        b = collect_features(model, x_pert[i:i + batch_size], keys, which="output", batch_size=batch_size)
+        preds[0].append(a.pop("").argmax(1))
+        preds[1].append(b.pop("").argmax(1))
         for k in layers:
-            num[k] += float((a[k].double() - b[k].double()).square().sum())
-            den[k] += float(a[k].double().square().sum())
-    return {k: 0.0 if num[k] == 0 else (num[k] / den[k]) ** 0.5 if den[k] > 0 else float("inf") for k in layers}
+            num[k] += float((a[k] - b[k]).square().sum(dtype=torch.float64))
+            den[k] += float(a[k].square().sum(dtype=torch.float64))
+    cm = {k: 0.0 if num[k] == 0 else (num[k] / den[k]) ** 0.5 if den[k] > 0 else float("inf") for k in layers}
+    return cm, torch.cat(preds[0]), torch.cat(preds[1])
+
+
+def lsa_layers(model: nn.Module, x: torch.Tensor, x_pert: torch.Tensor, layers: Sequence[str], *,
+               batch_size: int = 500) -> dict[str, float]:
+    """CM_l = ||f_l(x_pert) - f_l(x)||_F / ||f_l(x)||_F per named layer l (outputs, whole data tensor)."""
+    return _cm_and_predictions(model, x, x_pert, layers, batch_size)[0]
 
 
 @register_probe("layer-sustainability", kinds=("classification",), pair=False)
@@ -98,23 +110,19 @@ def layer_sustainability(model: nn.Module, data: Any, *, layers: Sequence[str] |
     model.eval()
     try:
         names = default_layers(model, x, types) if layers is None else list(layers)
-        if isinstance(layers, str) or not names:
+        if isinstance(layers, str) or not names or "" in names:
             raise ValueError(f"layers must be a non-empty list of submodule names, got {layers!r}")
         dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-        with torch.no_grad():
-            pred = torch.cat([model(x[i:i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
         if y is None:
-            y = pred
+            with torch.no_grad():
+                y = torch.cat([model(x[i:i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
         y = torch.as_tensor(y).long()
         if y.shape != (len(x),):
             raise ValueError(f"layer-sustainability probe: labels must be ({len(x)},), got {tuple(y.shape)}")
         lim = (float(x.min()), float(x.max())) if clip == "data" else clip
         x_adv = torch.cat([fgsm(model, x[i:i + batch_size].to(dev), y[i:i + batch_size].to(dev), eps, clip=lim).cpu()
                            for i in range(0, len(x), batch_size)])
-        cm = lsa_layers(model, x, x_adv, names, batch_size=batch_size)
-        with torch.no_grad():
-            adv_pred = torch.cat([model(x_adv[i:i + batch_size].to(dev)).argmax(1).cpu()
-                                  for i in range(0, len(x), batch_size)])
+        cm, pred, adv_pred = _cm_and_predictions(model, x, x_adv, names, batch_size)
     finally:
         model.train(was)
     vals = torch.tensor(list(cm.values()), dtype=torch.float64)

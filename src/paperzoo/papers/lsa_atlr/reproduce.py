@@ -33,6 +33,7 @@ class Config:
     moon_lr: float = 1e-2
     moon_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     moon_eval_eps: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
+    moon_gammas: tuple[float, ...] = (0.1, 0.3, 3.0)   # extra AT-LR runs (card: sweep {0.1, 0.3, 1, 3})
     mnist_train: int = 20_000
     mnist_test: int = 1000
     mnist_width: int = 32                     # conv 32/64, FC 256
@@ -52,7 +53,7 @@ class Config:
 
 PROTOCOLS = {
     "smoke": Config("seconds: measure identities; Moon FGSM AT vs AT-LR (1 seed, 200 steps); a 4-step MNIST CNN "
-                    "code path", moon_attack="fgsm", moon_attack_steps=1, moon_seeds=(0,), mnist_train=512,
+                    "code path", moon_attack="fgsm", moon_attack_steps=1, moon_seeds=(0,), moon_gammas=(), mnist_train=512,
                     mnist_test=100, mnist_epochs=1, mnist_width=8, eval_steps=3),
     "cpu": Config("card cpu rung: Moon PGD-10 AT vs AT-LR, 5 seeds; MNIST 20k CNN, FGSM-RS AT at 0.3, 3 epochs, "
                   "MVL after epoch 1; PGD-20 on 1k test images (one core, ~6 min)"),
@@ -133,19 +134,40 @@ def _moon(ctx: RunContext, cfg: Config) -> dict[str, float]:
     X, Y = torch.tensor(X, dtype=torch.float32), torch.tensor(Y)
     tr, te = (X[:cfg.moon_train], Y[:cfg.moon_train]), (X[cfg.moon_train:], Y[cfg.moon_train:])
     runs = []
-    with ctx.progress(total=2 * cfg.moon_steps * len(cfg.moon_seeds), desc="Moon AT / AT-LR") as bar:
+    total = (2 + len(cfg.moon_gammas)) * cfg.moon_steps * len(cfg.moon_seeds)
+    with ctx.progress(total=total, desc="Moon AT / AT-LR") as bar:
         for s in cfg.moon_seeds:
             sub = ctx.sub(f"moon-s{s}")
             runs.append(sub.cached("pair", lambda s=s, sub=sub: _jsonable(pair_run(
                 moon_mlp, tr, te, eps=cfg.moon_eps, attack=cfg.moon_attack, attack_steps=cfg.moon_attack_steps,
                 steps=cfg.moon_steps, batch_size=cfg.batch_size, lr=cfg.moon_lr, gamma=cfg.gamma,
-                eval_eps=cfg.moon_eval_eps, eval_steps=cfg.eval_steps, clip=None, seed=sub.seed, progress=bar.advance))))
+                eval_eps=cfg.moon_eval_eps, eval_steps=cfg.eval_steps, clip=None, extra_gammas=cfg.moon_gammas,
+                seed=sub.seed, progress=bar.advance))))
     ctx.details["moon_mvl"] = [r["mvl"] for r in runs]
     _tables(ctx, "moon", runs, cfg.moon_seeds, cfg.moon_eval_eps, cfg.eval_steps, "Moon MLP 2-64-64-64-2")
     m = _gains(runs, cfg.moon_eval_eps, "moon")
     m["moon_clean_min"] = min(r[meth]["acc"][_k(0)] for r in runs for meth in METHODS)
     m["moon_mvl_cm_ratio"] = sum(_mvl_ratio(r) for r in runs) / len(runs)
     m |= _lsa_order(runs, "moon")
+    if cfg.moon_gammas:
+        m |= _gamma_sweep(ctx, runs, cfg)
+    return m
+
+
+def _gamma_sweep(ctx: RunContext, runs: list[dict], cfg: Config) -> dict[str, float]:
+    """AT-LR with other gammas on the same seeds and MVL: robust accuracy (mean over seeds) and gains."""
+    gs = sorted({cfg.gamma, *cfg.moon_gammas})
+    key = {g: "at-lr" if g == cfg.gamma else f"at-lr@{g:g}" for g in gs}
+    rows, m = [{"gamma": 0.0, "method": "base AT", **{f"acc@{e:g}": _mean_acc(runs, "at", e)
+                                                       for e in (0.0, *cfg.moon_eval_eps)}}], {}
+    for g in gs:
+        rows.append({"gamma": g, "method": "AT-LR", **{f"acc@{e:g}": _mean_acc(runs, key[g], e)
+                                                       for e in (0.0, *cfg.moon_eval_eps)}})
+        for e in cfg.moon_eval_eps:
+            tag = f"g{g:g}_e{e:g}".replace(".", "")
+            m[f"moon_gain_{tag}"] = _mean_acc(runs, key[g], e) - _mean_acc(runs, "at", e)
+    ctx.table("moon_gamma", rows, caption="Moon, PGD-20 robust accuracy (%) per eps, mean over seeds: base AT and "
+                                          "AT-LR with each gamma (same MVL, init and batches)")
     return m
 
 
@@ -186,6 +208,6 @@ def _lsa_order(runs: list[dict], prefix: str) -> dict[str, float]:
 
 def _jsonable(r: dict) -> dict:
     """Accuracy keys as strings (JSON round trip of ``ctx.cached`` gives the same dict on resume)."""
-    for meth in METHODS:
+    for meth in [k for k in r if k.startswith("at")]:
         r[meth]["acc"] = {_k(k): v for k, v in r[meth]["acc"].items()}
     return r

@@ -87,13 +87,15 @@ def pair_run(make_model: Callable[[], nn.Module], train_xy: tuple, test_xy: tupl
              lr: float = 1e-2, gamma: float = 1.0,
              mvl_step: int | None = None, mvl_rule: str = "above_mean", mvl_k: int | None = None,
              eval_eps: Sequence[float] = (0.1, 0.2, 0.3, 0.4), eval_steps: int = 20, clip: Clip = (0.0, 1.0),
-             lsa_batches: int = 10, seed: int = 0, progress: Callable[[int], None] | None = None) -> dict:
+             lsa_batches: int = 10, extra_gammas: Sequence[float] = (), seed: int = 0,
+             progress: Callable[[int], None] | None = None) -> dict:
     """Base AT and AT-LR from the same initial weights; returns robust accuracies, MVL and LSA profiles.
 
     The MVL is computed on the base-AT model after ``mvl_step`` steps (default: the end of training) from
     ``lsa_batches`` training batches under the base (training) attack (card project default), then AT-LR trains
     from the same initial weights with that MVL. LSA profiles (FGSM at ``eps``, ``"noise"`` and PGD at
-    ``eps``) are measured on the test set with both final models.
+    ``eps``) are measured on the test set with both final models. ``extra_gammas``: more AT-LR runs with
+    the same MVL and these gammas (keys ``"at-lr@<gamma>"``).
     """
     (xtr, ytr), (xte, yte) = train_xy, test_xy
     mvl_step = steps if mvl_step is None else mvl_step
@@ -121,14 +123,15 @@ def pair_run(make_model: Callable[[], nn.Module], train_xy: tuple, test_xy: tupl
         if progress is not None:
             progress(1)
 
+    runs = [("at", 0.0), ("at-lr", gamma), *[(f"at-lr@{g:g}", g) for g in extra_gammas]]
     models, losses = {}, {}
-    for method in ("at", "at-lr"):
+    for method, g in runs:
         model = copy.deepcopy(init)
         if method == "at" and mvl_step == 0:
             take_mvl(model)
         atk = make_attack(attack, eps, steps=attack_steps, alpha=attack_alpha, clip=clip,
                           generator=torch.Generator().manual_seed(seed + 1))
-        loss = ATLRLoss(model, atk, found["mvl"] if method == "at-lr" else [], gamma)
+        loss = ATLRLoss(model, atk, found["mvl"] if method != "at" else [], g)
         losses[method] = train(model, xtr, ytr, loss, steps=steps, batch_size=batch_size, lr=lr,
                                generator=torch.Generator().manual_seed(seed + 2),
                                on_step=tick if method == "at" else tick_lr)
