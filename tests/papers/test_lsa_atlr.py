@@ -183,6 +183,58 @@ def _linear_50():
     return nn.Linear(50, 2).double()
 
 
+def test_random_starts_fill_the_ball_and_defaults_are_the_card_steps():
+    lin = _linear()
+    x, y = torch.rand(400, 5, dtype=torch.float64), torch.arange(400) % 3
+    d = pgd(lin, x, y, 0.2, steps=1, alpha=0.0, clip=None, generator=torch.Generator().manual_seed(1)) - x
+    assert d.abs().max() <= 0.2 + 1e-12 and d.min() < -0.18 and d.max() > 0.18 and abs(float(d.mean())) < 0.01
+    assert float(d.abs().mean()) == pytest.approx(0.1, abs=0.01)  # U[-eps, eps]: E|d| = eps / 2
+    g = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    rs = fgsm(lin, x, y, 0.2, rand_init=True, clip=None, generator=g())
+    assert torch.equal(rs, fgsm(lin, x, y, 0.2, rand_init=True, alpha=0.25, clip=None, generator=g()))  # 1.25 eps
+    assert torch.equal(make_attack("fgsm_rs", 0.2, clip=None, generator=g())(lin, x, y), rs)
+    assert torch.equal(make_attack("fgsm", 0.2, clip=None)(lin, x, y), fgsm(lin, x, y, 0.2, clip=None))
+    assert torch.equal(make_attack("pgd", 0.2, steps=3, clip=None, generator=g())(lin, x, y),
+                       pgd(lin, x, y, 0.2, 3, clip=None, generator=g()))
+    assert torch.equal(make_attack("noise", 0.2, clip=None, generator=g())(lin, x, y),
+                       noise(lin, x, y, 0.2, clip=None, generator=g()))
+    assert torch.equal(fgsm(lin, x, y, 0.0), x)  # eps = 0 is allowed and does nothing
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        fgsm(lin, x, y, -0.1)
+    with pytest.raises(TypeError, match="floating-point"):
+        fgsm(lin, x.long(), y, 0.1)
+
+
+def test_lsa_profile_rows_are_consecutive_batches_and_reused_modules_join():
+    net = _mixed_net()
+    x, y = torch.randn(90, 6, dtype=torch.float64), torch.arange(90) % 3
+    atk = make_attack("fgsm", 0.3, clip=None)
+    p = lsa_profile(net, x, y, atk, n_batches=2, batch_size=40)
+    for i in range(2):
+        xb, yb = x[40 * i:40 * (i + 1)], y[40 * i:40 * (i + 1)]
+        assert torch.equal(p[i], relative_error_profile(net, xb, atk(net, xb, yb)))
+    per = lsa_profile(net, x, y, atk, n_batches=1, batch_size=40, reduce="per_example_mean")
+    assert torch.equal(per[0], relative_error_profile(net, x[:40], atk(net, x[:40], y[:40]), reduce="per_example_mean"))
+    assert [k for k, _ in probe_modules(net, "ELU")] == ["3"]
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.act = nn.Linear(6, 4), nn.Linear(4, 5), nn.ReLU()
+
+        def forward(self, z):
+            return self.act(self.b(self.act(self.a(z))))
+
+    tw = Twice().double()
+    acts = probe_activations(tw, x)
+    assert len(acts) == 1 and acts[0].shape == (90, 9)
+    with pytest.raises(ValueError, match="same shape"):
+        relative_error_profile(net, x, x[:5])
+    net.eval()
+    probe_activations(net, x)
+    assert not net.training  # an eval-mode model stays in eval mode
+
+
 # ---------------------------------------------------------------- AT-LR loss
 def test_atlr_loss_is_ce_plus_gamma_weighted_cm_on_the_mvl():
     torch.manual_seed(0)
@@ -309,6 +361,34 @@ def test_probe_falls_back_to_linear_outputs_and_skips_reused_modules():
     x = torch.rand(20, 1, 28, 28)
     assert default_layers(Functional(), x) == ["a", "b"]
     assert set(layer_sustainability(Functional(), x)) >= {"cm@a", "cm@b"}
+
+
+def test_probe_bad_inputs_and_options():
+    torch.manual_seed(0)
+    cnn = lsa_cnn(width=4)
+    x = torch.rand(30, 1, 28, 28)
+    out = layer_sustainability(cnn, x)
+    cms = [out[f"cm@{k}"] for k in ("features.1", "features.4", "classifier.1")]
+    assert out["mvl_first"] == float(np.argmax(cms)) and out["acc_clean"] == 100.0 and out["acc_fgsm"] < 100.0
+    lo, hi = float(x.min()), float(x.max())
+    assert layer_sustainability(cnn, x, clip=(lo, hi)) == out  # clip="data" is the observed range
+    assert layer_sustainability(cnn, x, clip=None) != out
+    only = layer_sustainability(cnn, x, layers=["features.4"])
+    assert only["cm@features.4"] == pytest.approx(out["cm@features.4"]) and "cm@features.1" not in only
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        layer_sustainability(cnn, x, eps=0.0)
+    with pytest.raises(ValueError, match="NaN"):
+        layer_sustainability(cnn, x * float("nan"))
+    with pytest.raises(ValueError, match="non-empty float tensor"):
+        layer_sustainability(cnn, x.long())
+    with pytest.raises(ValueError, match="non-empty list"):
+        layer_sustainability(cnn, x, layers=[])
+    with pytest.raises(ValueError, match="must return"):
+        layer_sustainability(nn.Sequential(nn.Flatten(), nn.Linear(784, 3), nn.Flatten(0)), x)
+    with pytest.raises(ValueError, match="has no ReLU"):
+        layer_sustainability(nn.Sequential(nn.Flatten(), nn.Unflatten(1, (28, 28)), nn.Flatten()), x)
+    with pytest.raises(TypeError, match="nn.Module"):
+        layer_sustainability(lambda z: z, x)
 
 
 def test_probe_through_run_probe_on_a_saved_checkpoint(tmp_path):
