@@ -56,8 +56,8 @@ def split(x: torch.Tensor, y: torch.Tensor, frac: float = 0.8, *, ordered: bool 
     """Train / test index tensors: ``round(frac * N)`` training patterns.
 
     ``ordered=True`` is the official ``data_shuffle(..., shuffle_data=False, min_test_data=80)``: train = the
-    first patterns in index order, test = everything from the ``max(frac, 0.8)`` mark on (so with frac > 0.8
-    the two overlap, as in the official code; card "Pitfalls"). ``ordered=False`` (project default) permutes
+    first patterns in index order, test = the rest, except that with frac > 0.8 the test set still starts at
+    the 80 % mark and overlaps the training set (official code; card "Pitfalls"). ``ordered=False`` (project default) permutes
     the patterns with ``seed`` first and takes the rest as the test set.
     """
     n = len(x)
@@ -67,7 +67,7 @@ def split(x: torch.Tensor, y: torch.Tensor, frac: float = 0.8, *, ordered: bool 
         raise ValueError(f"frac must be in (0, 1], got {frac}")
     n_train = max(1, int(round(frac * n)))
     if ordered:
-        start = int(round(max(frac, 0.8) * n))
+        start = n_train if frac <= 0.8 else int(round(0.8 * n))
         return torch.arange(n_train), torch.arange(start, n)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     return perm[:n_train], perm[n_train:].sort().values
