@@ -156,6 +156,8 @@ def test_shift_floor_matches_its_closed_form():
     x = _x(4000, n, 1, seed=7)
     floor = floors(["shift"], n, 1, n_test=4000, perms=64)["shift"]
     assert floor == pytest.approx(math.sqrt((n - 2) / (n - 1) / 3), rel=0.03)   # sigma sqrt((n-2)/(n-1))
+    few = floors(["shift"], n, 1, n_test=4000, perms=4)["shift"]                  # (1 + 1/K) bias removed
+    assert few == pytest.approx(math.sqrt((n - 2) / (n - 1) / 3), rel=0.03)
     assert equivariant_floor("mean_interaction", x[:100], perms=4) < 1e-12
     assert equivariant_floor("prefix_max", x[:500], perms=64) > 0.25
 
@@ -173,6 +175,12 @@ def test_equivariance_without_positions_and_its_violation_with_them():
     assert equivariance_gap(nope, x, torch.arange(6)) == 0.0
     with pytest.raises(ValueError, match="permutation"):
         equivariance_gap(nope, x, torch.tensor([0, 0, 1, 2, 3, 4]))
+    with pytest.raises(ValueError, match="NaN"):
+        equivariance_gap(nope, x.masked_fill(x > 0.9, float("nan")), perm)
+    with pytest.raises(ValueError, match="shape"):
+        equivariant_optimum("shift", x[0])
+    with pytest.raises(ValueError, match="shape"):
+        TARGETS["shift"](x[0])
 
 
 # ------------------------------------------------------------------ the construction
