@@ -294,7 +294,7 @@ def test_probe_finite_difference_matches_exact_jvp():
     assert float((dx * x).sum(1).abs().max()) < 1e-12                           # perpendicular to each input
     torch.testing.assert_close(dx.norm(dim=1), 1e-3 * x.norm(dim=1))
     _, tangents = torch.func.jvp(lambda v: tuple(model.preactivations(v)), (x,), (dx,))
-    D = [float(t.square().mean()) for t in tangents]
+    D = [float(t.detach().square().mean()) for t in tangents]
     out = criticality(model, x, seed=0)
     for i, name in enumerate(criticality_layers(model)[1:], start=1):
         assert out[f"chi@{name}"] == pytest.approx(D[i] / D[i - 1], rel=1e-3)

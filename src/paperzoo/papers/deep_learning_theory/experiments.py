@@ -109,8 +109,8 @@ def tanh_decay(depths: tuple[int, ...], K1: float = 1.0) -> dict[int, float]:
 
 
 def trainability_run(ctx, train: TensorSet, test: TensorSet, probe_x: torch.Tensor, *, depth: int, width: int,
-                     C_W: float, C_b: float = 0.0, act: str = "relu", epochs: int = 3, lr0: float = 0.3,
-                     batch_size: int = 32, momentum: float = 0.0) -> dict[str, Any]:
+                     C_W: float, C_b: float = 0.0, act: str = "relu", epochs: int = 3, lr0: float = 0.1,
+                     batch_size: int = 64, momentum: float = 0.9) -> dict[str, Any]:
     """Train ``CriticalMLP(depth, width, act, C_b, C_W)`` with SGD at learning rate lr0 / depth (card: eta ~ 1/L,
     because the NTK grows linearly with depth at criticality). The ``criticality`` probe is read on ``probe_x``
     at initialisation. A run whose loss becomes NaN/inf is stopped and scored as it stands ("diverged")."""

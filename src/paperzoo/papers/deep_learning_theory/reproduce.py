@@ -45,8 +45,9 @@ class Config:
     width: int = 128
     C_Ws: tuple[float, ...] = (1.6, 2.0, 2.4)
     epochs: int = 3
-    lr0: float = 1.0                   # eta = lr0 / depth (calibrated once, README deviation 4)
-    batch_size: int = 128
+    lr0: float = 0.1                   # eta = lr0 / depth; lr0, batch, momentum calibrated once (README deviation 4)
+    batch_size: int = 64
+    momentum: float = 0.9
     threads: int | None = 1
 
 
@@ -55,7 +56,7 @@ PROTOCOLS = {
                     "nets), tanh K^(9); a 1-epoch depth-4 MLP on 512 MNIST images (code path)", sweep_widths=(),
                     flow_depth=20, n_train=512, n_test=500, depths=(4,), width=32, epochs=1),
     "cpu": Config("card cpu rung: kurtosis vs l/n for n in {16, 32, 64}, l <= 12 (3000 nets); ReLU MLP width 128, "
-                  "depth 10 and 30, C_W in {1.6, 2, 2.4}, 10k MNIST, 3 epochs SGD, eta = 1/L (one core, a few min)"),
+                  "depth 10 and 30, C_W in {1.6, 2, 2.4}, 10k MNIST, 3 epochs SGD (momentum 0.9), eta = 0.1/L"),
     "full": Config("card full rung (GPU): 10000 nets, n up to 128; depth 30 and 100, width 512, 60k MNIST, 10 epochs",
                    n_nets=10_000, sweep_widths=(16, 32, 64, 128), sweep_depth=20, n_train=60_000, depths=(30, 100),
                    width=512, epochs=10, threads=None),
@@ -145,14 +146,15 @@ def _trainability(ctx: RunContext, cfg: Config) -> dict[str, float]:
                 sub = ctx.sub(f"L{L}-CW{cw:g}")
                 runs.append(sub.cached("run", lambda sub=sub, L=L, cw=cw: trainability_run(
                     sub, train, test, test.x[:1000], depth=L, width=cfg.width, C_W=cw, epochs=cfg.epochs, lr0=cfg.lr0,
-                    batch_size=cfg.batch_size)))
+                    batch_size=cfg.batch_size, momentum=cfg.momentum)))
                 bar.advance()
     ctx.table("trainability", [{"depth": r["depth"], "C_W": r["C_W"], "lr": r["lr"], "test acc %": r["test_acc"],
                                 "train acc %": r["train_acc"], "diverged": r["diverged"],
                                 "probe mean log chi": r["mean_log_chi"], "theory log(C_W/2)": math.log(r["C_W"] / 2),
                                 "probe mean log K ratio": r["mean_log_var_ratio"]} for r in runs],
               caption=f"ReLU MLP width {cfg.width}, {len(train)} {cfg.dataset} images, {cfg.epochs} epochs SGD, "
-                      f"eta = {cfg.lr0:g}/L; probe on 1000 test images at initialisation")
+                      f"eta = {cfg.lr0:g}/L, batch {cfg.batch_size}, momentum {cfg.momentum:g}; probe on 1000 test images at "
+                      "initialisation")
     deepest = max(cfg.depths)
     at = {r["C_W"]: r for r in runs if r["depth"] == deepest}
     m = {f"acc_L{r['depth']}_CW{r['C_W']:g}": r["test_acc"] for r in runs}
