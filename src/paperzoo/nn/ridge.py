@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 DEFAULT_LAMS = tuple(10.0 ** e for e in range(-8, 1))
+RELATIVE_LAMS = tuple(10.0 ** e for e in range(-7, 3))  # times tr(Phi^T Phi) / n (``ridge_loo(relative=True)``)
 
 
 @dataclass
@@ -72,11 +73,16 @@ def ridge_solve(phi: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     return a[:, 0] if y.ndim == 1 else a
 
 
-def ridge_loo(phi: torch.Tensor, y: torch.Tensor, lams: tuple[float, ...] = DEFAULT_LAMS) -> RidgeFit:
-    """Fit every column of ``y`` with the ``lam`` of least exact leave-one-out MSE (one eigendecomposition)."""
+def ridge_loo(phi: torch.Tensor, y: torch.Tensor, lams: tuple[float, ...] = DEFAULT_LAMS, *,
+              relative: bool = False) -> RidgeFit:
+    """Fit every column of ``y`` with the ``lam`` of least exact leave-one-out MSE (one eigendecomposition).
+    ``relative=True`` reads ``lams`` in units of ``tr(Phi^T Phi) / n`` (the mean squared feature-row norm), so
+    one grid serves features of any scale; ``RidgeFit.lam`` is then the absolute penalty."""
     y2 = _check(phi, y, tuple(lams))
     n = phi.shape[0]
     pmat, s, e, primal = _spectral(phi)
+    if relative:
+        lams = tuple(float(lam * s.sum() / n) for lam in lams)
     yd = y2.double()
     proj = pmat.T @ yd  # (r, t)
     sq = pmat.square()  # (n, r)
