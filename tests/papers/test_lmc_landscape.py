@@ -15,6 +15,7 @@ from paperzoo.papers.lmc_landscape import (
     barrier,
     directional_grad,
     evaluate,
+    fd_curvature,
     geometry,
     hvp_quadratic,
     interpolate,
@@ -200,6 +201,12 @@ def test_predictors_on_a_quartic_match_the_taylor_formulas():
     assert predict_barrier(f, a, b, "mid") == pytest.approx(p_mid, rel=1e-12)  # -3.375
     assert predict_barrier(f, a, b, "end") == pytest.approx(p_end, rel=1e-12)  # -3.25
     assert midpoint_excess(f, a, b) == pytest.approx(1.5 ** 4 - 8.5, rel=1e-12)
+    # central difference of phi(t) = (1 + t)^4 is exactly phi''(t) + h^2 / 12 * 24 = 12 (1 + t)^2 + 2 h^2
+    assert fd_curvature(f, a, b, t=0.5, h=0.05) == pytest.approx(27 + 2 * 0.05 ** 2, rel=1e-9)
+    assert fd_curvature(f, a, b, t=0.25, h=0.1) == pytest.approx(12 * 1.25 ** 2 + 2 * 0.1 ** 2, rel=1e-9)
+    assert fd_curvature(f, b, a, t=0.5, h=0.05, names=["w"]) == pytest.approx(27 + 2 * 0.05 ** 2, rel=1e-9)
+    with pytest.raises(ValueError):
+        fd_curvature(f, a, b, t=0.98, h=0.05)
 
 
 def test_hvp_matches_explicit_hessian_and_layer_block():

@@ -9,6 +9,7 @@ from paperzoo.papers.lmc_landscape.align import activation_matching, apply_permu
 from paperzoo.papers.lmc_landscape.curvature import (
     TOY_PATHS,
     directional_grad,
+    fd_curvature,
     hvp_quadratic,
     midpoint_excess,
     model_loss,
@@ -37,7 +38,7 @@ from paperzoo.registry import Paper
 from paperzoo.results import Band, Claim
 
 __all__ = ["ALPHAS", "PAPER", "TOY_PATHS", "ResNet20", "activation_matching", "apply_permutation", "barrier",
-           "directional_grad", "evaluate", "geometry", "hvp_quadratic", "interpolate", "layer_groups",
+           "directional_grad", "evaluate", "fd_curvature", "geometry", "hvp_quadratic", "interpolate", "layer_groups",
            "layerwise_barriers", "lerp", "linear_chain", "lmc", "lmc_mlp", "lmc_report", "lmc_resnet20",
            "measure_pair", "midpoint_excess", "model_loss", "params_of", "path_curve", "predict_barrier", "quad_form",
            "quadratic", "scalar_two_layer", "sgd_steps", "spawn_experiment", "toy_path", "weight_matching"]

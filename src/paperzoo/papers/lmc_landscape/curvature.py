@@ -30,7 +30,7 @@ from torch.func import functional_call
 from paperzoo.nn import as_xy
 from paperzoo.papers.lmc_landscape.lmc import ALPHAS, _check_pair, barrier, lerp
 
-__all__ = ["TOY_PATHS", "directional_grad", "hvp_quadratic", "midpoint_excess", "model_loss", "path_curve",
+__all__ = ["TOY_PATHS", "directional_grad", "fd_curvature", "hvp_quadratic", "midpoint_excess", "model_loss", "path_curve",
            "predict_barrier", "quad_form", "quadratic", "scalar_two_layer", "toy_path"]
 
 Fn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
@@ -119,6 +119,21 @@ def midpoint_excess(f: Fn, theta_a: dict[str, torch.Tensor], theta_b: dict[str, 
     with torch.no_grad():
         mid, a, b = (float(f(lerp(theta_a, theta_b, t, names))) for t in (0.5, 0.0, 1.0))
     return mid - (a + b) / 2
+
+
+def fd_curvature(f: Fn, theta_a: dict[str, torch.Tensor], theta_b: dict[str, torch.Tensor], t: float = 0.5,
+                 h: float = 0.05, names: Iterable[str] | None = None) -> float:
+    """phi''(t) by the central difference (phi(t + h) - 2 phi(t) + phi(t - h)) / h^2 along the (layer-wise) path.
+
+    For ReLU networks the Hessian from double back-prop is blind to activation patterns that switch along
+    delta (their second derivative is a sum of Dirac terms); this finite difference sees them. Not on the
+    card: reported beside P_mid as ``P_mid_fd = -fd_curvature / 8`` (README)."""
+    if not (0 < h and 0 <= t - h and t + h <= 1):
+        raise ValueError(f"need 0 < h and t - h >= 0, t + h <= 1, got t={t}, h={h}")
+    names = None if names is None else list(names)
+    with torch.no_grad():
+        lo, mid, hi = (float(f(lerp(theta_a, theta_b, u, names))) for u in (t - h, t, t + h))
+    return (hi - 2 * mid + lo) / h ** 2
 
 
 def path_curve(f: Fn, theta_a: dict[str, torch.Tensor], theta_b: dict[str, torch.Tensor], alphas=ALPHAS,

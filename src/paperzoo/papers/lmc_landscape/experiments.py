@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from paperzoo.papers.lmc_landscape.align import apply_permutation, linear_chain, weight_matching
-from paperzoo.papers.lmc_landscape.curvature import midpoint_excess, model_loss, predict_barrier
+from paperzoo.papers.lmc_landscape.curvature import fd_curvature, midpoint_excess, model_loss, predict_barrier
 from paperzoo.papers.lmc_landscape.lmc import (
     ALPHAS,
     _Evaluator,
@@ -90,7 +90,8 @@ def measure_pair(model: nn.Module, theta_k: dict | None, theta_a: dict, theta_b:
         "barrier_train_err": barrier(curve_tr, "err"), "test_loss_a": curve["loss"][0], "test_loss_b": curve["loss"][-1],
         "test_err_a": curve["err"][0], "test_err_b": curve["err"][-1], **geometry(theta_k, theta_a, theta_b),
         "mid_excess": midpoint_excess(f, theta_a, theta_b), "P_mid": predict_barrier(f, theta_a, theta_b, "mid"),
-        "P_end": predict_barrier(f, theta_a, theta_b, "end"), "curve": curve, "curve_train": curve_tr}
+        "P_end": predict_barrier(f, theta_a, theta_b, "end"), "P_mid_fd": -fd_curvature(f, theta_a, theta_b) / 8,
+        "curve": curve, "curve_train": curve_tr}
     if theta_k is not None:
         r["loss_k"], r["grad_norm_k"] = _grad_norm(f, theta_k)
     if layerwise:
@@ -100,6 +101,7 @@ def measure_pair(model: nn.Module, theta_k: dict | None, theta_a: dict, theta_b:
                               "mid_excess": midpoint_excess(f, theta_a, theta_b, v["params"]),
                               "P_mid": predict_barrier(f, theta_a, theta_b, "mid", v["params"]),
                               "P_end": predict_barrier(f, theta_a, theta_b, "end", v["params"]),
+                              "P_mid_fd": -fd_curvature(f, theta_a, theta_b, names=v["params"]) / 8,
                               "curve": v["curve"]} for name, v in per.items()}
     chain = linear_chain(model) if align else None
     if chain is not None:

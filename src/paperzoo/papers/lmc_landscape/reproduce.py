@@ -155,15 +155,16 @@ def run(ctx: RunContext, cfg: Config) -> dict[str, float]:
 def _spawn_outputs(ctx: RunContext, cfg: Config, recs: list[dict], make, test) -> dict[str, float]:
     first = recs[0]
     ks = [r["k"] for r in recs]
-    keys = ("barrier", "barrier_err", "barrier_train", "distance", "angle_deg", "P_mid", "P_end", "mid_excess",
-            "loss_k", "grad_norm_k") + (("barrier_wm",) if cfg.align and "barrier_wm" in first else ())
+    keys = ("barrier", "barrier_err", "barrier_train", "distance", "angle_deg", "P_mid", "P_end", "P_mid_fd",
+            "mid_excess", "loss_k", "grad_norm_k") + (("barrier_wm",) if cfg.align and "barrier_wm" in first else ())
     ctx.table("spawn", [{"k": r["k"], **{key: r[key] for key in keys}, "test err A %": r["test_err_a"]} for r in recs],
               caption=f"{cfg.dataset}: children spawned at step k ({cfg.child_steps} steps each); barrier = max excess "
                       f"test loss over the chord (11 alphas); P_mid / P_end = second-order predictors (2k test images "
                       f"in the cpu rung); distance / angle of the children (angle from theta_k)")
     ctx.curve("barrier_vs_k", x=ks, ys={"test-loss barrier": [r["barrier"] for r in recs],
                                          "train-loss barrier": [r["barrier_train"] for r in recs],
-                                         "P_mid": [r["P_mid"] for r in recs], "P_end": [r["P_end"] for r in recs]},
+                                         "P_mid": [r["P_mid"] for r in recs], "P_end": [r["P_end"] for r in recs],
+                                  "P_mid (finite differences)": [r["P_mid_fd"] for r in recs]},
               xlabel="spawn step k", ylabel="loss barrier", title="barrier of the children vs spawn step")
     ctx.curve("paths", x=first["curve"]["alpha"],
               ys={f"k={r['k']}": [v - ((1 - a) * r["curve"]["loss"][0] + a * r["curve"]["loss"][-1])
@@ -176,18 +177,19 @@ def _spawn_outputs(ctx: RunContext, cfg: Config, recs: list[dict], make, test) -
     m["angle_drop_deg"] = recs[0]["angle_deg"] - recs[-1]["angle_deg"]
     m["pmid_rel_err_k0"] = abs(recs[0]["P_mid"] - b0) / max(b0, 1e-12)
     m["pend_rel_err_k0"] = abs(recs[0]["P_end"] - b0) / max(b0, 1e-12)
+    m["pmid_fd_rel_err_k0"] = abs(recs[0]["P_mid_fd"] - b0) / max(b0, 1e-12)
     rows = [{"k": r["k"], "layer": name, **{key: v[key] for key in ("barrier", "barrier_err", "mid_excess", "P_mid",
-                                                                      "P_end")}}
+                                                                      "P_end", "P_mid_fd")}}
             for r in recs if "layers" in r for name, v in r["layers"].items()]
     if rows:
         ctx.table("layerwise", rows, caption="layer-wise barriers (only that layer interpolated, 11 alphas, test loss) "
                                              "and the layer-block predictors")
         meas = [row["barrier"] for row in rows]
-        for kind in ("P_mid", "P_end"):
+        for kind in ("P_mid", "P_end", "P_mid_fd"):
             rho = spearmanr([row[kind] for row in rows], meas).statistic if len(rows) > 2 else float("nan")
             m[f"layer_spearman_{kind.lower()}"] = float(rho)
-        m |= {f"k{row['k']}_layer_{row['layer']}_{key}": row[key] for row in rows for key in ("barrier", "P_mid",
-                                                                                               "P_end")}
+        m |= {f"k{row['k']}_layer_{row['layer']}_{key}": row[key] for row in rows
+              for key in ("barrier", "P_mid", "P_end", "P_mid_fd")}
     m["endpoint_err"] = _endpoint_check(ctx, make, test)
     return m
 
@@ -213,7 +215,8 @@ def _control(ctx: RunContext, cfg: Config, make) -> dict[str, float]:
                                batch_size=cfg.batch_size, hvp_n=cfg.hvp_n, train_eval_n=cfg.train_eval_n,
                                cached=ctx.sub("control").cached, on_step=bar.advance)[0]
     return {"control_barrier": rec["barrier"], "control_mid_excess": rec["mid_excess"], "control_P_mid": rec["P_mid"],
-            "control_P_end": rec["P_end"], "control_distance": rec["distance"], "control_angle_deg": rec["angle_deg"]}
+            "control_P_end": rec["P_end"], "control_P_mid_fd": rec["P_mid_fd"], "control_distance": rec["distance"],
+            "control_angle_deg": rec["angle_deg"]}
 
 
 def _independent(ctx: RunContext, cfg: Config, make, train, test) -> dict[str, float]:
