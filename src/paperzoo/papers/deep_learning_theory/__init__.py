@@ -99,14 +99,14 @@ PAPER = Paper(
               what="simulated excess kurtosis / leading order 3 V^(9)/(32 K^(9)^2), tanh at (0, 1), 3000 networks",
               bands={_BIG: Band(0.7, 1.3, reason=_K30 + " (applied to tanh)")}),
         Claim("critical_acc", paper=">= 90 (card)", source=_TRAIN, unit="%",
-              what="MNIST test accuracy of the depth-30 (full: 100) ReLU MLP initialised at C_W = 2",
+              what="MNIST test accuracy of the depth-30 (full: 100; claim_depth) ReLU MLP initialised at C_W = 2",
               bands={_BIG: Band(lo=90.0, reason="card cpu (ii): critical C_W = 2 reaches >= 90 %")}),
         Claim("critical_margin", paper=">= 10 points (card)", source=_TRAIN, unit="points",
-              what="test accuracy at C_W = 2 minus the best of C_W = 1.6 and 2.4 (deepest depth)",
+              what="test accuracy at C_W = 2 minus the best of C_W = 1.6 and 2.4, at depth 30 (full: 100; claim_depth)",
               bands={_BIG: Band(lo=10.0, reason="card cpu (ii): the others are clearly worse (expect >= 10 points)")}),
         Claim("probe_log_chi_err", paper=0.0, source="ch. 5: ReLU chi_perp = C_W / 2 (card formula)",
               what="max over C_W in {1.6, 2, 2.4} of |mean_log_chi of the criticality probe on MNIST at init - "
-                   "log(C_W / 2)| (deepest depth)",
+                   "log(C_W / 2)| at depth 30 (full: 100; claim_depth)",
               bands={_BIG: Band(hi=0.05, reason="ours: a quarter of the smallest gap |log(C_W/2)| = 0.18 between the "
                                                 "settings, so the probe tells them apart")}),
     ),

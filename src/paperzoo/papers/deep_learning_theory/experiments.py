@@ -83,7 +83,7 @@ def kurtosis_sweep(act: str, widths: tuple[int, ...], depth: int, n_nets: int, *
     ((l - 1)/n, simulated) with (l - 1)/n <= ``x_max`` for the slope fit."""
     cb, cw, _ = find_criticality(act)
     exact_ok = get_activation(act).a_plus is not None
-    res: dict[str, Any] = {"per_width": {}, "x": [], "y": [], "lead": []}
+    res: dict[str, Any] = {"per_width": {}, "x": [], "y": [], "lead": [], "exact": []}
     for n in widths:
         g = torch.Generator().manual_seed(seed * 1009 + n)
         z = random_preactivations(act, unit_input(n, g), depth, n, n_nets, cb, cw, generator=g)
@@ -98,6 +98,7 @@ def kurtosis_sweep(act: str, widths: tuple[int, ...], depth: int, n_nets: int, *
                 res["x"].append(x)
                 res["y"].append(sim[l - 1])
                 res["lead"].append(lead[l - 1])
+                res["exact"].append(ex[l - 1])
     return res
 
 
