@@ -11,6 +11,7 @@ import paperzoo as pz
 from paperzoo.model_io import save_model
 from paperzoo.papers.convergent_learning import (
     ActivationStats,
+    alexnet_cifar,
     alignment,
     bipartite_match,
     convergent_cnn,
@@ -300,6 +301,28 @@ def test_alignment_through_run_probe_with_checkpoints(tmp_path):
     assert self_rec["metrics"]["bipartite_mean"] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_tiny_full_protocol_path_with_three_nets(tmp_path):
+    """The full protocol's code path (3+ nets, all-pairs means, k = n / 8) on Fashion-MNIST-sized data."""
+    r = pz.reproduce("convergent-learning", "full", seed=0, out=tmp_path / "full", progress=False,
+                     overrides={"dataset": "fashion-mnist", "arch": "cnn", "n_train": 256, "epochs": 1, "width": 4,
+                                "nets": 3, "n_eval": 40, "perm_images": 20, "mi_images": 20, "mi_obs": 3000,
+                                "lasso_iters": 100, "threads": 1})
+    m = r.metrics
+    assert m["perm_recovered"] == 1.0 and m["self_corr_diag_err"] < 1e-9 and m["semi_minus_bipartite_min"] >= 0
+    assert "bipartite_allpairs_conv1" in m and m["spectral_clusters"] <= 1 + (4 + 4) // 8
+
+
+def test_alexnet_cifar_net_is_permutation_consistent():
+    torch.manual_seed(0)
+    net = alexnet_cifar(width=4).eval()
+    assert list(net.act_layers) == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc1", "fc2"]
+    x = torch.rand(8, 3, 32, 32)
+    perms = {k: torch.randperm(getattr(net, k).weight.shape[0]) for k in net.act_layers}
+    twin = permute_hidden_units(copy.deepcopy(net), perms)
+    assert torch.allclose(twin(x), net(x), atol=1e-5) and net(x).shape == (8, 10)
+
+
+@pytest.mark.slow
 def test_tiny_full_protocol_runs_the_cifar_path(tmp_path):
     r = pz.reproduce("convergent-learning", "full", seed=0, out=tmp_path / "full", progress=False,
                      overrides={"n_train": 128, "epochs": 1, "width": 4, "nets": 3, "n_eval": 40, "perm_images": 20,
