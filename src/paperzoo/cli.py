@@ -253,6 +253,18 @@ def _cmd_data(a) -> int:
                 status, bad = f"FAILED: {e}", bad + 1
         t.add_row(n, f"{present}/{len(ds.files)}", status, ds.description)
     console.print(t)
+    if a.action == "list" and not a.name:
+        from paperzoo.data.pde import list_generated, pde_dir
+
+        gen = list_generated()
+        g = Table(title=f"generated sets under {pde_dir()} ({len(gen)})")
+        for col in ("name", "parameters", "arrays", "MB", "created"):
+            g.add_column(col)
+        for m in gen:
+            g.add_row(m["name"], ", ".join(f"{k}={v}" for k, v in m.get("params", {}).items()),
+                      ", ".join(f"{k} {tuple(v)}" for k, v in m.get("shapes", {}).items()), f"{m['bytes'] / 1e6:.1f}",
+                      m.get("created", "-"))
+        console.print(g)
     return 1 if bad else 0
 
 
@@ -319,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--repo-url", default=None, help="link paper pages to the code at this repository URL")
     s.set_defaults(fn=_cmd_report)
-    s = sub.add_parser("data", help="data sets: list | verify | path | fetch NAME")
+    s = sub.add_parser("data", help="data sets (downloaded, and generated PDE sets): list | verify | path | fetch NAME")
     s.add_argument("action", choices=("list", "verify", "path", "fetch"))
     s.add_argument("name", nargs="?")
     s.set_defaults(fn=_cmd_data)
