@@ -58,7 +58,7 @@ def test_official_parameter_count_and_init():
     stacked = DeepONet(100, stacked=True)
     assert count_params(stacked) == 40 * (100 * 40 + 40 + 40 + 1) + 1720 + 1
     w = DeepONet(400, width=300).branch.weights[0]
-    assert abs(float(w.std()) - (2 / 700) ** 0.5) < 0.002  # Glorot normal
+    assert abs(w.detach().std().item() - (2 / 700) ** 0.5) < 0.002  # Glorot normal
     assert count_params(FNNOperator(100)) == 101 * 100 + 100 + 100 * 100 + 100 + 101
 
 

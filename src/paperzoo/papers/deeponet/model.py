@@ -37,8 +37,15 @@ class _Dense(nn.Module):
         self.act, self.last_act = act, last_act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.unsqueeze(0) if x.ndim == 2 else x
         n = len(self.weights)
+        if self.weights[0].shape[0] == 1:  # one stack: plain addmm (no batched-matmul overhead)
+            h = x
+            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+                h = torch.addmm(b[0], h, w[0])
+                if i < n - 1 or self.last_act:
+                    h = self.act(h)
+            return h.unsqueeze(0)
+        h = x.unsqueeze(0) if x.ndim == 2 else x
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h.expand(w.shape[0], -1, -1), w)
             if i < n - 1 or self.last_act:
