@@ -175,6 +175,34 @@ def test_probe_runs_on_models_of_two_papers(name):
         assert out and all(isinstance(v, float) for v in out.values()), f"probe {name} on {m.name}: {out}"
 
 
+@pytest.mark.parametrize("name", [p.name for p in PROBES])
+def test_probe_face_on_checkpoints_of_two_papers(name, tmp_path):
+    """`paperzoo probe NAME --model CKPT [--other CKPT]`: JSON and PNG written; a pair of different
+    architectures is a clear error."""
+    from paperzoo.model_io import save_model
+    from paperzoo.probe import run_probe
+
+    probe = registry.get_probe(name)
+    picks = {}
+    for m in MODELS:
+        if m.task.kind in probe.kinds and m.task.in_shape is not None and m.paper not in picks:
+            picks[m.paper] = m
+    ckpts = []
+    for i, m in enumerate(list(picks.values())[:2]):
+        torch.manual_seed(i)
+        for tag in ("a", "b"):
+            save_model(tmp_path / f"{m.name}-{tag}", pz.create_model(m.name), name=m.name)
+        ckpts.append((m, tmp_path / f"{m.name}-a", tmp_path / f"{m.name}-b"))
+    for m, a, b in ckpts:
+        data = m.task.example_batch(64)
+        rec = run_probe(name, str(a), data, other=str(b) if probe.pair else None, out=tmp_path / "out")
+        assert rec["metrics"] and all(isinstance(v, float) for v in rec["metrics"].values())
+        assert Path(rec["json"]).is_file() and (rec.get("png") is None or Path(rec["png"]).is_file())
+    if probe.pair:
+        with pytest.raises(ValueError, match="not the same architecture"):
+            run_probe(name, str(ckpts[0][1]), ckpts[0][0].task.example_batch(8), other=str(ckpts[1][1]))
+
+
 def test_no_band_verdicts_only_for_claims_without_a_band():
     for p in PAPERS:
         for r in load_results(ROOT / "results", p.slug):
