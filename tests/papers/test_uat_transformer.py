@@ -139,8 +139,13 @@ def test_sample_is_uniform_on_the_cube_and_seeded():
     assert torch.equal(TARGETS["shift"].sample(10, 4, 2, seed=5)[0], x[:10])
     with pytest.raises(ValueError):
         TARGETS["shift"].sample(0, 4)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="unknown target 'shfit'; did you mean 'shift'.*TARGETS lists them"):
         pz.papers.uat_transformer.get_target("shfit")
+    with pytest.raises(ValueError, match="num, n, d must be >= 1"):
+        TARGETS["shift"].sample(3, 0)
+    assert TARGETS["shift"].sample(5, 3)[0].shape == (5, 3, 1)                       # d defaults to 1
+    x64 = TARGETS["shift"].sample(50, 3, 1, seed=5, dtype=torch.float64)[0]
+    assert (x64 != x64.float().double()).any()                                      # drawn in float64
 
 
 def test_equivariant_optimum_of_shift_is_the_mean_of_the_others():
@@ -173,6 +178,7 @@ def test_equivariance_without_positions_and_its_violation_with_them():
         model = SingleLayerTransformer(2, 16, 4, 32, 2, max_len=6, pos_enc=pe)
         assert equivariance_gap(model, x, perm) > 1e-2 and not is_permutation_equivariant(model, x, perm)
     assert equivariance_gap(nope, x, torch.arange(6)) == 0.0
+    assert is_permutation_equivariant(nope, x, torch.arange(6), tol=0.0)
     with pytest.raises(ValueError, match="permutation"):
         equivariance_gap(nope, x, torch.tensor([0, 0, 1, 2, 3, 4]))
     with pytest.raises(ValueError, match="NaN"):
@@ -199,6 +205,16 @@ def test_routing_slots_equal_closed_form_and_obey_the_bound(n, d):
         assert errs[-1] > 0.2 * routing_bound(n, beta, 1.0)            # the bound is not loose by orders
     assert errs[0] > errs[1] > errs[2]
     assert routing_bound(4, 5.0) == pytest.approx(6 * math.exp(-5))
+    assert routing_bound(4, 5.0, xmax=0.5) == pytest.approx(3 * math.exp(-5))
+
+
+def test_built_model_layout():
+    n, d = 3, 2
+    m = build_routing_transformer(shift_ffn(n, d), n, d, beta=0.5)      # any beta > 0 is allowed
+    assert m.embed.out_features == d + n + n * d + 1 + d and m.embed.in_features == d + n
+    assert m.attn.n_heads == n and m.attn.head_dim == d and m.max_len == n and m.pos_enc == "onehot"
+    assert m.ff1.out_features == 2 * n * d and m.readout.out_features == d
+    assert m.embed.weight.dtype == torch.float32
 
 
 def test_closed_form_reference():
@@ -231,10 +247,12 @@ def test_ffn_inputs_and_lipschitz_bound():
         ffn[0].weight.copy_(torch.tensor([[1.0, -2.0, 5.0, 5.0], [0.5, 0.5, 0.0, 0.0]]))
         ffn[2].weight.copy_(torch.tensor([[1.0, -4.0], [0.5, 0.0]]))
     assert ffn_lipschitz(ffn, 2, 1) == pytest.approx(max(1 * 3 + 4 * 1, 0.5 * 3))   # x-columns only
-    with pytest.raises(ValueError, match="n\\*d"):
+    with pytest.raises(ValueError, match=r"n\*d \+ n = 6 \(\[x_1..x_n ; e_i\]\), got 4"):
         build_routing_transformer(ffn, 3, 1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"nn.Sequential\(nn.Linear, nn.ReLU, nn.Linear\) \(a one-hidden-layer ReLU net\)"):
         build_routing_transformer(nn.Sequential(nn.Linear(4, 2), nn.Tanh(), nn.Linear(2, 1)), 2, 1)
+    with pytest.raises(TypeError):
+        build_routing_transformer(nn.Sequential(nn.Linear(4, 2), nn.ReLU(), nn.Linear(2, 2), nn.ReLU()), 2, 1)
     with pytest.raises(ValueError, match="beta"):
         build_routing_transformer(ffn, 2, 1, beta=0.0)
 
