@@ -21,6 +21,7 @@ from paperzoo.papers.exact_permutations import (
     ensemble_complexity,
     exact,
     expected_accuracy,
+    gp_complexity_trials,
     gp_ensemble_complexity,
     gp_for_permutation,
     loglog_slope,
@@ -86,6 +87,8 @@ def test_running_means_and_stopping_rule():
     acc = accuracy_curve(stream, y)
     assert torch.allclose(acc, torch.tensor([0.75, 0.75, 1.0, 1.0], dtype=D))
     assert ensemble_complexity(stream, y, 0.3) == 1
+    assert ensemble_complexity(stream, y, 0.25) == 1                  # acc == 1 - delta stops (>=, as official)
+    assert ensemble_complexity(stream, y, 0.0) == 3
     assert ensemble_complexity(stream, y, 0.1) == 3
     assert ensemble_complexity(stream[:2], y, 0.1) is None
     w = torch.tensor([3.0, 1, 1, 1], dtype=D)                     # test 0 counted three times
@@ -105,6 +108,35 @@ def test_official_init_statistics():
     assert scaled_lr(4096) == pytest.approx(1e-3 * 50_000 / 4096)
     with pytest.raises(ValueError):
         net(torch.randn(3, 7))
+
+
+def test_ensemble_init_shapes_defaults_and_validation():
+    ens = ReLUEnsemble(3, 4, generator=torch.Generator().manual_seed(0))
+    assert ens.W1t.shape == (3, 4, 4096) and ens.W2.shape == (3, 4, 4096) and ens.b2.shape == (3, 4)
+    assert abs(ens.W1t.std().item() - 0.5) < 0.01 and abs(ens.W2.std().item() * 64 - 1.0) < 0.02
+    assert ens.b1.abs().max() == 0 and ens.b2.abs().max() == 0 and ens.W1t.dtype == torch.float32
+    same = ReLUEnsemble(3, 4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(same.W1t, ens.W1t) and torch.equal(same.W2, ens.W2)
+    e2 = ReLUEnsemble(2, 4, 2, width=3000, sigma_w=2.0, sigma_b=0.5, dtype=D, generator=torch.Generator().manual_seed(1))
+    assert e2.W2.shape == (2, 2, 3000) and e2.W1t.dtype == D
+    assert abs(e2.W1t.std().item() - 1.0) < 0.03 and abs(e2.b1.std().item() - 0.5) < 0.03
+    assert ReLUEnsemble(1, 1, width=1).W1t.shape == (1, 1, 1)
+    for bad in ((0, 4), (2, 0)):
+        with pytest.raises(ValueError):
+            ReLUEnsemble(*bad)
+    with pytest.raises(ValueError):
+        ReLUEnsemble(2, 3, 0)
+    with pytest.raises(ValueError):
+        ReLUEnsemble(2, 3, width=0)
+    x, y = torch.eye(3), torch.eye(3)
+    out, loss = train_ensemble_batched(1, x, y, steps=1, chunk=1)
+    assert out.W1t.shape == (1, 3, 4096) and loss.shape == (1,)
+    for kw in ({"steps": 0}, {"n_models": 0}, {"chunk": 0}):
+        with pytest.raises(ValueError):
+            train_ensemble_batched(**{"n_models": 1, "x": x, "y": y, "steps": 1, **kw})
+    for xx, yy in ((x, y[:2]), (x[0], y), (x, y[0])):
+        with pytest.raises(ValueError):
+            train_ensemble_batched(1, xx, yy, steps=1)
 
 
 @pytest.mark.parametrize("basis", [True, False])
@@ -160,6 +192,10 @@ def test_analytic_ntk_matches_empirical_ntk_per_parameter():
     k, m = 4, 20_000
     x = torch.cat([torch.eye(k, dtype=D), torch.tensor([[1.0, 1, 0, 0], [0, 1, 1, 1]], dtype=D)])
     x = x / x.norm(dim=1, keepdim=True)
+    torch.manual_seed(1)
+    emp = sum(empirical_ntk(TwoLayerReLU(k, width=m, sigma_w=1.5, sigma_b=0.5).double(), x) for _ in range(8)) / 8
+    ana = ntk_kernel(x, x, m, sigma_w=1.5, sigma_b=0.5)
+    assert (emp - ana).norm() / ana.norm() < 0.015
     torch.manual_seed(0)
     emp = sum(empirical_ntk(TwoLayerReLU(k, width=m).double(), x, out=1) for _ in range(8)) / 8
     ana = ntk_kernel(x, x, m)
@@ -172,21 +208,47 @@ def test_analytic_ntk_matches_empirical_ntk_per_parameter():
     assert (ana - parts["W2"]).abs().max() <= 2.0 + 1e-12 < parts["W2"].min()
 
 
-def _ref_gp(x_tr, y_tr, x, m):
+def _ref_gp(x_tr, y_tr, x, m, x2=None, **kw):
     """The card's formulas with explicit inverses (t -> inf)."""
-    th_inv = torch.linalg.inv(ntk_kernel(x_tr, x_tr, m))
-    A = ntk_kernel(x, x_tr, m) @ th_inv
-    Kxx, KxX, KXX = nngp_kernel(x, x), nngp_kernel(x, x_tr), nngp_kernel(x_tr, x_tr)
-    return A @ y_tr, Kxx + A @ KXX @ A.T - A @ KxX.T - KxX @ A.T
+    x2 = x if x2 is None else x2
+    th_inv = torch.linalg.inv(ntk_kernel(x_tr, x_tr, m, **kw))
+    A, A2 = ntk_kernel(x, x_tr, m, **kw) @ th_inv, ntk_kernel(x2, x_tr, m, **kw) @ th_inv
+    Kxx, KXX = nngp_kernel(x, x2, **kw), nngp_kernel(x_tr, x_tr, **kw)
+    KxX, K2X = nngp_kernel(x, x_tr, **kw), nngp_kernel(x2, x_tr, **kw)
+    return A @ y_tr, Kxx + A @ KXX @ A2.T - A @ K2X.T - KxX @ A2.T
 
 
-def test_gp_matches_reference_formulas_and_interpolates():
+@pytest.mark.parametrize("kw", [{}, {"width": 1000, "sigma_w": 1.3, "sigma_b": 0.2}])
+def test_gp_matches_reference_formulas_and_interpolates(kw):
     P, x_tr, y_tr = make_task(5, 2, dtype=D)
-    gp = NTKGP(x_tr, y_tr, width=50_000)
+    gp = NTKGP(x_tr, y_tr, **kw)
     x, _ = two_hot_tests(5, 12, 2, 0, dtype=D)
-    mu, cov = _ref_gp(x_tr, y_tr, x, 50_000)
+    x2 = binary_inputs(5, min_ones=3)[:4]
+    ref = {"sigma_w": kw.get("sigma_w", 1.0), "sigma_b": kw.get("sigma_b", 0.0)}
+    mu, cov = _ref_gp(x_tr, y_tr, x, kw.get("width", 50_000), **ref)
     assert torch.allclose(gp.mean(x), mu, atol=1e-12) and torch.allclose(gp.cov(x), cov, atol=1e-12)
+    cross = _ref_gp(x_tr, y_tr, x, kw.get("width", 50_000), x2=x2, **ref)[1]
+    assert torch.allclose(gp.cov(x, x2), cross, atol=1e-12) and not torch.allclose(cross[:4], cov[:4, :4])
     assert (gp.mean(x_tr) - y_tr).abs().max() < 1e-10 and gp.cov(x_tr).abs().max() < 1e-10
+    assert torch.allclose(gp.cov(x_tr[:1], x_tr[:1] * 0 + x_tr[:1]), gp.cov(x_tr[:1]))
+
+
+def test_gp_input_checks():
+    _, x_tr, y_tr = make_task(4, 0, dtype=D)
+    with pytest.raises(ValueError, match="pair up"):
+        NTKGP(x_tr, y_tr[:3])
+    with pytest.raises(ValueError, match="pair up"):
+        NTKGP(x_tr[0], y_tr)
+    with pytest.raises(ValueError, match="singular"):
+        NTKGP(torch.cat([x_tr, x_tr[:1]]), torch.cat([y_tr, y_tr[:1]]))
+    with pytest.raises(ValueError, match="lr > 0"):
+        NTKGP(x_tr, y_tr, lr=0.0, steps=5)
+    with pytest.raises(ValueError, match="lr > 0"):
+        NTKGP(x_tr, y_tr, lr=1e-3, steps=-1)
+    assert NTKGP(x_tr, y_tr, lr=1e-3, steps=0).mean(x_tr).abs().max() == 0        # untrained: prior mean 0
+    assert (NTKGP(x_tr, y_tr, width=1).mean(x_tr) - y_tr).abs().max() < 1e-10      # small NTK, still invertible
+    with pytest.raises(ValueError):
+        nngp_kernel(torch.zeros(1, 4), x_tr)
 
 
 def test_finite_time_gp_is_linearised_gd():
@@ -206,9 +268,10 @@ def test_finite_time_gp_is_linearised_gd():
     assert gd_rates(2, 50.0)[0] > 2 > gd_rates(4, 50.0)[0]
 
 
-def test_sampler_has_the_gp_mean_and_covariance():
+@pytest.mark.parametrize("kw", [{}, {"width": 1000, "sigma_w": 1.3, "sigma_b": 0.2}])
+def test_sampler_has_the_gp_mean_and_covariance(kw):
     P, x_tr, y_tr = make_task(5, 1, dtype=D)
-    gp = NTKGP(x_tr, y_tr)
+    gp = NTKGP(x_tr, y_tr, **kw)
     x, _ = two_hot_tests(5, 6, 2, 3, dtype=D)
     x = torch.unique(x, dim=0)
     s = gp.sampler(x)(40_000, torch.Generator().manual_seed(0))        # (n, B, c)
@@ -256,8 +319,32 @@ def test_closed_forms_are_smallest_and_bounds_nest():
     bound = all_inputs_failure_bound(10, ns)
     assert bound[n_all - 1] <= 0.1 < bound[n_all - 2] and (bound.diff() <= 0).all()
     assert (bound >= 1 - expected_accuracy(10, ns)).all() and n_all > n
-    assert smallest_n(lambda v: v * v >= 1000) == 32
+    assert smallest_n(lambda v: v * v >= 1000) == 32 and smallest_n(lambda v: True) == 1
+    with pytest.raises(ValueError):
+        smallest_n(lambda v: False, hi=64)
     assert loglog_slope([2, 4, 8, 16], [3 * k**2 for k in (2, 4, 8, 16)]) == pytest.approx(2.0)
+
+
+def _phi(z):
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def test_union_bound_and_expected_accuracy_match_plain_formulas():
+    k = 7
+    m = margins(k)
+    a_on, a_off = m["a_on"].tolist(), m["a_off"].tolist()
+    for n in (5, 40, 300):
+        r = math.sqrt(n)
+        ref = sum(math.comb(k, s) * (s * _phi(-a_on[s - 1] * r) + (k - s) * (_phi(-a_off[s - 1] * r) if s < k else 0))
+                  for s in range(2, k + 1))
+        assert float(all_inputs_failure_bound(k, torch.tensor([n]), m=m)) == pytest.approx(ref, rel=1e-9)
+        ea = _phi(a_on[1] * r) ** 2 * _phi(a_off[1] * r) ** (k - 2)
+        assert float(expected_accuracy(k, torch.tensor([n]), m=m)) == pytest.approx(ea, rel=1e-9)
+        ea3 = _phi(a_on[2] * r) ** 3 * _phi(a_off[2] * r) ** (k - 3)
+        assert float(expected_accuracy(k, torch.tensor([n]), s=3)) == pytest.approx(ea3, rel=1e-9)
+    assert float(all_inputs_failure_bound(k, torch.tensor([40]))) == pytest.approx(
+        float(all_inputs_failure_bound(k, torch.tensor([40]), m=m)))
+    assert float(expected_accuracy(k, torch.tensor([40]), s=k)) == pytest.approx(_phi(a_on[k - 1] * math.sqrt(40)) ** k)
 
 
 class _Stream:
@@ -284,6 +371,21 @@ def test_gp_complexity_uses_distinct_inputs_and_chunks_correctly():
     got = gp_ensemble_complexity(_Stream(stream), xs[inv], ys[inv], 0.2, max_models=300, chunk=3)
     assert ref is not None and got == ref
     assert math.isnan(gp_ensemble_complexity(_Stream(stream * 0 - 1), xs[inv], ys[inv], 0.2, max_models=40, chunk=3))
+    late = (2 * ys - 1).expand(50, 3, 3).clone()
+    late[:42] = -late[:42]                                          # wrong until member 42: mean turns right at 85
+    late[42:] *= 100.0
+    assert gp_ensemble_complexity(_Stream(late), xs[inv], ys[inv], 0.0, max_models=50, chunk=3) == 43
+    assert math.isnan(gp_ensemble_complexity(_Stream(late), xs[inv], ys[inv], 0.0, max_models=40, chunk=3))
+    with pytest.raises(ValueError):
+        gp_ensemble_complexity(_Stream(late), xs, ys, 1.0)
+
+
+def test_gp_trials_are_reproducible_and_use_the_official_defaults():
+    a = gp_complexity_trials(5, 0.1, 3, seed=4)
+    assert a == gp_complexity_trials(5, 0.1, 3, seed=4, n_tests=1000, nnz=2, max_models=5000, width=50_000)
+    assert a != gp_complexity_trials(5, 0.1, 3, seed=5) and all(1 <= n <= 200 for n in a)
+    assert gp_complexity_trials(5, 0.1, 2, seed=4) == a[:2]                     # trial t depends on seed + t only
+    assert gp_complexity_trials(6, 0.1, 1, seed=0, n_tests=3, nnz=6) == [1.0]  # all-ones input: N = 1 suffices
 
 
 def test_full_protocol_code_path_tiny(tmp_path):

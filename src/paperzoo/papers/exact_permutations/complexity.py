@@ -96,7 +96,7 @@ def all_inputs_failure_bound(k: int, n_models: torch.Tensor, *, m: dict | None =
     m = m if m is not None else margins(k, **gp_kw)
     n = n_models.to(torch.float64).sqrt()[:, None]
     s = torch.arange(2, k + 1, dtype=torch.float64)
-    log_c = torch.lgamma(torch.tensor(k + 1.0)) - torch.lgamma(s + 1) - torch.lgamma(k - s + 1)
+    log_c = torch.lgamma(torch.tensor(k + 1.0, dtype=torch.float64)) - torch.lgamma(s + 1) - torch.lgamma(k - s + 1)
     on = s.log() + torch.special.log_ndtr(-m["a_on"][1:] * n)
     off = torch.where(s < k, (k - s).clamp_min(1).log() + torch.special.log_ndtr(-m["a_off"][1:].nan_to_num(1.0) * n),
                       torch.tensor(-math.inf, dtype=torch.float64))

@@ -85,7 +85,7 @@ class NTKGP:
         self.width = width
         theta = ntk_kernel(self.X, self.X, width, **self.kw)
         evals, evecs = torch.linalg.eigh(theta)
-        if evals.min() <= 0:
+        if evals.min() <= 1e-12 * evals.max():
             raise ValueError("NTKGP: the training NTK is singular (repeated or parallel training inputs)")
         # filter on the training eigenbasis: Theta^-1 (I - (I - eta Theta)^t) = V diag(g(lambda)) V^T
         if steps is None:

@@ -164,7 +164,7 @@ def _closed(ctx: RunContext, cfg: Config) -> dict[str, float]:
     ctx.curve("closed-form ensemble complexity", list(ks), {"two-hot tests": two, "all inputs (union bound)": allin},
               xlabel="k", ylabel=f"models needed (delta = {cfg.delta:g})", logx=True, logy=True)
     return {"allinputs_slope": loglog_slope(ks, allin), "twohot_closed_slope": loglog_slope(ks, two),
-            "official_sharpness_k2": gd_rates(2, 50.0)[0]}
+            "official_sharpness_k2": gd_rates(2, 50.0)[0], "official_sharpness_k3": gd_rates(3, 50.0)[0]}
 
 
 def run(ctx: RunContext, cfg: Config) -> dict[str, float]:
