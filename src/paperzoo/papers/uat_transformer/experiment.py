@@ -30,21 +30,22 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[s
 def train_transformer(target: Target | str, n: int = 8, d: int = 1, *, d_ff: int = 256, n_heads: int = 4,
                       pos_enc: str | None = "onehot", d_model: int = 32, layernorm: bool = False, steps: int = 3000,
                       batch: int = 256, lr: float = 1e-3, seed: int = 0, n_test: int = 4096,
-                      on_step: Callable[[], None] | None = None) -> dict[str, float]:
+                      device: str | torch.device = "cpu", on_step: Callable[[], None] | None = None) -> dict[str, float]:
     """Fit a fresh ``SingleLayerTransformer`` by MSE on ``steps`` fresh batches (card cpu rung recipe, constant lr) and
-    return its test ``rms`` / ``sup`` error, the target's test std and the final training loss. Raises on a NaN loss."""
+    return its test ``rms`` / ``sup`` error, the target's test std and the final training loss. Raises on a NaN loss.
+    Samples are drawn on the CPU from a seeded generator and moved to ``device``, so the data do not depend on it."""
     target = get_target(target) if isinstance(target, str) else target
     if min(steps, batch, n_test) < 1 or not lr > 0:
         raise ValueError(f"steps, batch, n_test must be >= 1 and lr > 0, got {steps}, {batch}, {n_test}, {lr}")
     torch.manual_seed(seed)
     model = SingleLayerTransformer(d, d_model, n_heads, d_ff, target.out_dim(d), max_len=n, pos_enc=pos_enc,
-                                   layernorm=layernorm)
+                                   layernorm=layernorm).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed + 1)
     loss = torch.tensor(math.nan)
     for step in range(steps):
         x, y = target.sample(batch, n, d, g)
-        loss = (model(x) - y).square().mean()
+        loss = (model(x.to(device)) - y.to(device)).square().mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{target.name}: loss is {float(loss)} at step {step} (d_ff={d_ff}, lr={lr})")
         opt.zero_grad()
@@ -53,7 +54,7 @@ def train_transformer(target: Target | str, n: int = 8, d: int = 1, *, d_ff: int
         if on_step is not None:
             on_step()
     xt, yt = test_set(target, n, d, n_test)
-    return {**evaluate(model, xt, yt), "std": float(yt.double().std()), "train_loss": float(loss.detach())}
+    return {**evaluate(model, xt.to(device), yt.to(device)), "std": float(yt.double().std()), "train_loss": float(loss.detach())}
 
 
 def floors(targets: list[str], n: int, d: int = 1, n_test: int = 4096, perms: int = 256) -> dict[str, float]:

@@ -137,7 +137,8 @@ def _construction(ctx: RunContext, cfg: Config, bar) -> dict[str, float]:
 
 def _trained(ctx: RunContext, cfg: Config, bar) -> dict[str, float]:
     """Card cpu rung: trained width sweep with one-hot positions, and the no-position runs vs the equivariant floor."""
-    kw = dict(n=cfg.n, d=cfg.d, d_model=cfg.d_model, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr, n_test=cfg.n_test)
+    kw = dict(n=cfg.n, d=cfg.d, d_model=cfg.d_model, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr, n_test=cfg.n_test,
+              device=ctx.device)
 
     def one(key: str, target: str, **extra) -> dict:
         out = ctx.cached(key, lambda: train_transformer(target, **kw, **extra, seed=derive_seed(ctx.seed, key)))
