@@ -345,3 +345,84 @@ def test_tiny_full_protocol_runs_through_overrides(tmp_path):
     r = pz.reproduce("grokking-li2", "full", seed=0, out=tmp_path / "run", progress=False, overrides=over)
     assert r.metrics["dataset_errors"] == 0 and r.config["Ms"] in ([11], (11,))
     assert {"min_acc_gap", "critical_multiplier_emp", "muon_minus_adam_freqs"} <= set(r.metrics)
+
+
+# ------------------------------------------------------------------ input validation and edge cases
+@pytest.mark.parametrize("kind, size, ok", [("cyclic", 2, True), ("cyclic", 1, False), ("product", (2, 3), True),
+                                            ("product", (1, 3), False), ("dihedral", 3, True), ("dihedral", 2, False),
+                                            ("sym", 2, True), ("sym", 1, False), ("sym", 7, False)])
+def test_group_table_size_limits(kind, size, ok):
+    if ok:
+        check_table(group_table(kind, size))
+    else:
+        with pytest.raises(ValueError, match=r"(needs|supported)"):
+            group_table(kind, size)
+
+
+def test_product_of_one_factor_is_cyclic_and_sym5_order():
+    assert torch.equal(group_table("product", 5), group_table("cyclic", 5))
+    assert group_table("sym", 5).shape == (120, 120)
+
+
+@pytest.mark.parametrize("bad, msg", [(torch.zeros(2, 3, dtype=torch.long), "square integer"),
+                                      (torch.zeros(3, 3), "square integer"),
+                                      (torch.tensor([[0, 1], [1, 2]]), "Latin"),
+                                      (torch.tensor([[0, 1], [-1, 0]]), "Latin"),
+                                      (torch.tensor([[0, 1, 2], [1, 2, 0], [1, 2, 0]]), "Latin"),
+                                      (torch.tensor([[0, 1, 2], [2, 0, 1], [0, 1, 2]]).T, "Latin")])
+def test_check_table_error_messages(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        check_table(bad)
+
+
+def test_fraction_and_split_edges():
+    assert critical_fraction(2) == pytest.approx(2.7482 * math.log(2) / 2)
+    with pytest.raises(ValueError, match="order"):
+        critical_fraction(1)
+    for p in (0.0, 1.5):
+        with pytest.raises(ValueError, match="p_train"):
+            split(10, p, 0)
+    tr, te = split(10, 0.85, 0)                                        # n_test = ceil(1.5) = 2
+    assert len(te) == 2 and len(tr) == 8
+    assert len(split(10, 0.9, 0)[1]) == 1                               # one test pair is allowed
+    with pytest.raises(ValueError, match="empty"):
+        split(10, 0.01, 0)
+
+
+def test_fourier_spectrum_float32_input():
+    w = torch.randn(3, 8)
+    assert torch.allclose(fourier_spectrum(w).sum(1), w.double().square().sum(1), rtol=1e-5)
+
+
+def test_energy_input_checks_and_ascent_details():
+    m = 5
+    pairs, labels = dataset(group_table("cyclic", m))
+    yt = centered_targets(labels, m, D)
+    with pytest.raises(ValueError, match="w must be"):
+        energy(torch.randn(2, 7, dtype=D), pairs, yt)
+    with pytest.raises(ValueError, match="y_tilde"):
+        energy(torch.randn(2, 10, dtype=D), pairs, yt[:, :3])
+    with pytest.raises(ValueError, match="y_tilde"):
+        energy(torch.randn(2, 10, dtype=D), pairs[:, :1], yt)
+    w0 = torch.randn(4, 2 * m, dtype=D, generator=torch.Generator().manual_seed(1))
+    w1, tr = energy_ascent(w0, pairs, yt, act="relusqr", steps=1, lr=0.05)
+    u0 = w0 / w0.norm(dim=1, keepdim=True)
+    step = (w1 - u0).norm(dim=1)
+    assert step.max() <= 0.05 + 1e-12 and step.max() > 0.02             # normalised step: at most lr
+    assert tr.shape == (2, 4) and torch.allclose(tr[-1], energy(w1, pairs, yt, "relusqr"))
+    assert torch.allclose(tr[0], energy(u0, pairs, yt, "relusqr"))
+    w2, tr2 = energy_ascent(w0, pairs, yt, act="relusqr", steps=5, record_every=2)
+    assert tr2.shape == (4, 4) and torch.allclose(tr2[-1], energy(w2, pairs, yt, "relusqr"))
+    iso = isotypic_components(group_table("cyclic", m))
+    a = torch.arange(m, dtype=D)
+    tiny = 1e-4 * torch.cat([torch.cos(2 * math.pi * a / m), torch.cos(2 * math.pi * a / m)])[None]
+    assert node_concentration(tiny, iso)[0].item() == pytest.approx(1.0)
+
+
+def test_gradient_identity_holds_for_other_activations():
+    torch.manual_seed(0)
+    net = TwoLayerGroupNet(11, width=32, act="relusqr").double()
+    with torch.no_grad():
+        net.W.mul_(0.1)
+    pairs, labels = dataset(group_table("cyclic", 11))
+    assert gradient_alignment(net, pairs, labels, 1e4).min() > 0.999
