@@ -136,6 +136,7 @@ def test_match_summary_semi_dominates_and_counts_agreement():
     live = match_summary(C, live_a=torch.tensor([True, True, False]))
     assert live["bipartite_min"] == pytest.approx(0.8) and live["semi_min"] == pytest.approx(0.85)
     assert matched_curve(C, bipartite_match(C)).tolist() == pytest.approx([0.85, 0.8, 0.6])
+    assert matched_curve(C[:2], bipartite_match(C[:2])).tolist() == pytest.approx([0.85, 0.8])
     for seed in range(5):
         R = _rand(20, 20, seed=seed)
         r = match_summary(R)
@@ -199,6 +200,21 @@ def test_sparse_predict_path_is_monotone():
     assert loss == sorted(loss, reverse=True) and nnz == sorted(nnz) and loss[-1] >= path[0]["loss_dense"] - 1e-9
     r = s.corr(0, 1)[:, :2]
     assert path[0]["loss_1"] == pytest.approx(float((1 - r.pow(2).max(0).values).mean()), abs=1e-12)
+    Raa, Rl = s.corr(0, 0), s.corr(0, 1)[:, :2]
+    for p in path:                                                                 # each point = the lasso itself
+        W = lasso_fista(Raa, Rl, p["lambda"], iters=3000)
+        assert p["nnz"] == pytest.approx(float((W.abs() > 1e-8).sum()) / 2, abs=1e-9)
+        assert p["loss"] == pytest.approx(float(unexplained(Raa, Rl, W).mean()), abs=1e-6)
+    assert nnz[0] < nnz[-1] and path[0]["loss_dense"] == pytest.approx(
+        float(unexplained(Raa, Rl, torch.linalg.solve(Raa, Rl)).mean()), abs=1e-9)
+    whole = sparse_predict(Raa, Rl, [0.1])                                        # live default: every target
+    assert whole[0]["loss"] == pytest.approx(path[1]["loss"], abs=1e-6)
+    with pytest.raises(ValueError, match="lambdas must be non-empty"):
+        sparse_predict(Raa, Rl, [])
+    with pytest.raises(ValueError, match="boolean mask of the 2 target"):
+        sparse_predict(Raa, Rl, [0.1], live=torch.zeros(2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean mask"):
+        sparse_predict(Raa, Rl, [0.1], live=torch.ones(3, dtype=torch.bool))
     assert nnz_half([{"nnz": 1.0, "loss": 0.9, "loss_1": 0.5, "loss_dense": 0.1},
                      {"nnz": 3.0, "loss": 0.3, "loss_1": 0.5, "loss_dense": 0.1}]) == 3.0
 
@@ -222,6 +238,34 @@ def test_spectral_clustering_recovers_blocks_across_nets():
     assert inertia < 3.0 and all(len(set(lab2[i * 30:(i + 1) * 30].tolist())) == 1 for i in range(3))
     with pytest.raises(ValueError, match="symmetric"):
         spectral_clusters(torch.tensor([[1.0, 0.5], [0.2, 1.0]]), 1)
+    with pytest.raises(ValueError, match="square"):
+        spectral_clusters(torch.ones(2, 3), 1)
+
+
+def test_spectral_clusters_exact_blocks_and_scale_invariance():
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    B = torch.block_diag(*[torch.full((n, n), 0.9) for n in (3, 4, 5)]).double()   # exact zeros between blocks
+    B = B + 0.05 * (_rand(12, 12, seed=20).abs() + _rand(12, 12, seed=20).abs().T) * (B > 0)
+    lab = spectral_clusters(B, 3, generator=g())
+    truth = torch.tensor([0] * 3 + [1] * 4 + [2] * 5)
+    assert all(len(set(lab[truth == k].tolist())) == 1 for k in range(3)) and len(set(lab.tolist())) == 3
+    assert torch.equal(spectral_clusters(0.01 * B, 3, generator=g()), lab)      # degrees below 1: same clusters
+
+
+def test_kmeans_inertia_and_edge_cases():
+    X = torch.cat([_rand(25, 2, seed=21) + c for c in (0.0, 2.5, 5.0)])         # overlapping blobs
+    lab, inertia = kmeans(X, 3, generator=torch.Generator().manual_seed(0))
+    cent = torch.stack([X[lab == c].mean(0) for c in range(3)])
+    assert inertia == pytest.approx(float((X - cent[lab]).pow(2).sum()), rel=1e-12)   # Lloyd fixed point
+    sk = pytest.importorskip("sklearn.cluster")
+    ref = sk.KMeans(3, n_init=10, random_state=0).fit(X.numpy()).inertia_
+    assert inertia <= ref * 1.02
+    same, zero = kmeans(torch.zeros(5, 2), 2)                                     # all distances 0: uniform seeding
+    assert zero == 0.0 and same.shape == (5,)
+    each, z2 = kmeans(X[:6], 6)                                                   # k = n: every point its own cluster
+    assert z2 == pytest.approx(0.0, abs=1e-20) and len(set(each.tolist())) == 6
+    with pytest.raises(ValueError, match=r"k must be in \[1, 6\]"):
+        kmeans(X[:6], 7)
 
 
 # ---------------------------------------------------------------- models, ceiling, probe
@@ -270,12 +314,39 @@ def test_alignment_probe_on_another_papers_model():
     assert fresh["bipartite_mean"] < 0.95 and fresh["semi_mean"] >= fresh["bipartite_mean"]
     with pytest.raises(KeyError):
         alignment(m1, x, other=m2, layers=["no_such_layer"])
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"failed on data of shape \(10, 3, 32, 32\) \(RuntimeError"):
         alignment(m1, torch.rand(10, 3, 32, 32), other=m2)
     with pytest.raises(ValueError, match="other"):
         alignment(m1, x)
     with pytest.raises(ValueError, match="parameter shapes differ"):
         alignment(convergent_cnn(width=4), x, other=convergent_cnn(width=8))
+
+
+def test_default_layers():
+    assert default_layers(convergent_cnn(width=4)) == ["conv1", "conv2", "conv3", "fc1", "out"]
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x.flatten(1)[:, :3] * self.w
+
+    custom = torch.nn.Sequential(torch.nn.Flatten(), Block())
+    assert default_layers(custom) == ["1"]
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        default_layers(torch.nn.Sequential(torch.nn.Flatten()))
+    with pytest.raises(TypeError, match="nn.Modules, got str"):
+        alignment("model", torch.rand(4, 3), other=custom)
+    with pytest.raises(ValueError, match=r"differ \(first differences \[\('1.w', \(3,\)\), \('1.w', \(4,\)\)\]"):
+        alignment(custom, torch.rand(4, 3), other=_wider(Block))
+
+
+def _wider(cls):
+    m = torch.nn.Sequential(torch.nn.Flatten(), cls())
+    m[1].w = torch.nn.Parameter(torch.ones(4))
+    return m
 
 
 def test_alignment_subsampled_positions_are_shared_and_permutation_invariant():
@@ -316,6 +387,10 @@ def test_alexnet_cifar_net_is_permutation_consistent():
     torch.manual_seed(0)
     net = alexnet_cifar(width=4).eval()
     assert list(net.act_layers) == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc1", "fc2"]
+    assert [getattr(net, f"conv{i}").out_channels for i in range(1, 6)] == [4, 12, 24, 16, 16]   # AlexNet ratios
+    assert [m for m in dict(net.named_children()) if m.startswith("pool")] == ["pool1", "pool2", "pool5"]
+    assert net.conv1.padding == (1, 1) and net.fc1.in_features == 16 * 4 * 4
+    assert (net.fc1.out_features, net.fc2.out_features, net.out.out_features) == (32, 32, 10)
     x = torch.rand(8, 3, 32, 32)
     perms = {k: torch.randperm(getattr(net, k).weight.shape[0]) for k in net.act_layers}
     twin = permute_hidden_units(copy.deepcopy(net), perms)
