@@ -469,3 +469,94 @@ def test_tiny_full_protocol_runs_every_part(tmp_path):
     assert {"training_size", "depth", "layers_tanh", "layers_relu"} <= set(r.to_dict()["tables"])
     with pytest.raises(ValueError, match="split"):
         pz.reproduce("information-plane", "smoke", out=tmp_path / "bad", overrides={"split": "random"}, progress=False)
+
+
+# ---------------------------------------------------------------- k-NN estimators vs plain loop references
+def ksg_reference(a, b, k):
+    """KSG estimator 1 written plainly (float64, loops), nats."""
+    from scipy.special import digamma
+
+    n = len(a)
+    est = digamma(k) + digamma(n)
+    acc = 0.0
+    for i in range(n):
+        da = np.abs(a - a[i]).max(1)
+        db = np.abs(b - b[i]).max(1)
+        dz = np.maximum(da, db)
+        dz[i] = np.inf
+        eps = np.sort(dz)[k - 1]
+        na = sum(1 for j in range(n) if j != i and da[j] < eps)
+        nb = sum(1 for j in range(n) if j != i and db[j] < eps)
+        acc += digamma(na + 1) + digamma(nb + 1)
+    return est - acc / n
+
+
+def ross_reference(t, y, k):
+    """Ross (2014) estimator written plainly (float64, loops), nats."""
+    from scipy.special import digamma
+
+    n = len(t)
+    tot = 0.0
+    for i in range(n):
+        d = np.abs(t - t[i]).max(1)
+        d[i] = np.inf
+        r = np.sort(d[y == y[i]])[k - 1]
+        m = int((d <= r).sum())
+        tot += digamma(n) - digamma(int((y == y[i]).sum())) + digamma(k) - digamma(m)
+    return tot / n
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_knn_estimators_match_loop_references(k):
+    g = torch.Generator().manual_seed(10 + k)
+    a = torch.randn(150, 2, generator=g, dtype=torch.float64)
+    b = a[:, :1] + 0.7 * torch.randn(150, 1, generator=g, dtype=torch.float64)
+    assert ksg_mi(a, b, k=k) * LN2 == pytest.approx(ksg_reference(a.numpy(), b.numpy(), k), abs=1e-10)
+    y = (a[:, 0] > 0).long() + (a[:, 1] > 1).long()
+    assert knn_mi_discrete(b, y, k=k) * LN2 == pytest.approx(ross_reference(b.numpy(), y.numpy(), k), abs=1e-10)
+
+
+def test_estimator_argument_errors():
+    t = torch.randn(20, 2)
+    y = torch.arange(20) % 2
+    for bad in (True, 2.5, 0):
+        with pytest.raises(ValueError, match="k must"):
+            knn_mi_discrete(t, y, k=bad)
+    with pytest.raises(ValueError, match="labels y"):
+        knn_mi_discrete(t, None)
+    with pytest.raises(ValueError, match="a contains NaN"):
+        ksg_mi(t * float("nan"), t)
+    with pytest.raises(ValueError, match="b needs at least 2"):
+        ksg_mi(t, t[:1])
+    with pytest.raises(ValueError, match="k must be in"):
+        ksg_mi(t, t, k=20)
+    with pytest.raises(ValueError, match="noise_var"):
+        kde_mi(t, noise_var=-1.0)
+    with pytest.raises(ValueError, match="bound must"):
+        kde_mi(t, bound="tight")
+    with pytest.raises(TypeError, match="T must be a tensor"):
+        binned_mi([[0.0]], y)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        binned_mi(t[:1], y[:1])
+
+
+def test_defaults_and_float_codes():
+    g = torch.Generator().manual_seed(7)
+    t = torch.tanh(2 * torch.randn(500, 3, generator=g, dtype=torch.float64))
+    y = (t[:, 0] > 0).long()
+    assert binned_mi(t, y) == pytest.approx(numpy_binned(t.numpy(), y.numpy()), abs=1e-12)    # 30 bins on [-1, 1]
+    assert binned_mi(t, y) != binned_mi(t, y, lo=None, hi=None)
+    codes = bin_codes(t)
+    assert discrete_mi(codes.double(), y) == pytest.approx(discrete_mi(codes, y), abs=1e-12)
+    assert discrete_mi(codes[:, :1] + 100, y) == pytest.approx(discrete_mi(codes[:, :1], y), abs=1e-12)
+
+
+def test_row_keys_with_negative_codes_match_unique_rows():
+    g = torch.Generator().manual_seed(8)
+    codes = torch.randint(-1, 30, (3000, 3), generator=g)
+    codes[:1000] = codes[1000:2000]
+    y = torch.arange(3000) % 3
+    _, inv = torch.unique(codes, dim=0, return_inverse=True)
+    ref = discrete_mi(inv, y)
+    assert discrete_mi(codes, y) == pytest.approx(ref, abs=1e-12)
+    assert discrete_mi(codes.double(), y) == pytest.approx(ref, abs=1e-12)

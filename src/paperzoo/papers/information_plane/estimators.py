@@ -147,8 +147,8 @@ def ksg_mi(a: torch.Tensor, b: torch.Tensor, *, k: int = 3) -> float:
     dz = torch.maximum(da, db)
     dz.fill_diagonal_(math.inf)
     eps = dz.kthvalue(k, dim=1).values[:, None]
-    n_a = (da < eps).sum(1) - 1                       # the diagonal (distance 0) is not a neighbour
-    n_b = (db < eps).sum(1) - 1
+    n_a = ((da < eps).sum(1) - 1).double()            # the diagonal (distance 0) is not a neighbour
+    n_b = ((db < eps).sum(1) - 1).double()
     dg = torch.special.digamma
     n = torch.tensor(float(len(a)), dtype=torch.float64)
     est = dg(torch.tensor(float(k), dtype=torch.float64)) + dg(n) - (dg(n_a + 1.0) + dg(n_b + 1.0)).mean()
