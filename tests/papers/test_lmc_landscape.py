@@ -28,6 +28,7 @@ from paperzoo.papers.lmc_landscape import (
     midpoint_excess,
     model_loss,
     params_of,
+    path_curve,
     predict_barrier,
     quad_form,
     quadratic,
@@ -392,3 +393,76 @@ def test_tiny_full_protocol_through_overrides(tmp_path):
                                 "hvp_n": 32, "train_eval_n": 64, "bn_n": 64, "layer_k": (0,), "batch_size": 32})
     assert np.isfinite(r.metrics["k0_barrier"]) and "layer_spearman_p_mid" in r.metrics
     assert r.metrics["endpoint_err"] == 0.0 and r.metrics["toy_err"] < 1e-6
+
+
+# ---------------------------------------------------------------- sharper checks (mutation testing)
+def test_layerwise_paths_of_the_scalar_toy_move_only_the_named_parameter():
+    f = lambda t: (t["u"] * t["v"] - 1) ** 2  # noqa: E731
+    a = {"u": torch.tensor(2.0, dtype=torch.float64), "v": torch.tensor(0.5, dtype=torch.float64)}
+    b = {"u": torch.tensor(0.5, dtype=torch.float64), "v": torch.tensor(2.0, dtype=torch.float64)}
+    phi = lambda t: ((2 - 1.5 * t) * 0.5 - 1) ** 2  # only u moves: u(t) = 2 - 1.5 t, v = 0.5  # noqa: E731
+    assert midpoint_excess(f, a, b, names=["u"]) == pytest.approx(phi(0.5) - (phi(0) + phi(1)) / 2, abs=1e-14)
+    assert path_curve(f, a, b, names=["u"])["loss"] == pytest.approx([phi(i / 10) for i in range(11)], abs=1e-14)
+    # phi is quadratic in t: the central difference is exact, phi'' = 2 (1.5 * 0.5)^2
+    assert fd_curvature(f, a, b, names=["u"]) == pytest.approx(2 * 0.75 ** 2, rel=1e-9)
+    assert fd_curvature(f, a, b, t=0.5, h=0.5, names=["u"]) == pytest.approx(2 * 0.75 ** 2, rel=1e-9)  # ends allowed
+    assert predict_barrier(f, a, b, "mid", names=["u"]) == pytest.approx(-2 * 0.75 ** 2 / 8, rel=1e-12)
+    with pytest.raises(ValueError, match="need 0 < h"):
+        fd_curvature(f, a, b, h=0.0)
+    with pytest.raises(ValueError, match="square"):
+        quadratic(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="square"):
+        quadratic(torch.ones(3))
+    assert toy_path(*TOY_PATHS["same_valley"][:2])["barrier"] == pytest.approx(1 / 440 ** 2, rel=1e-9)  # float64
+
+
+def test_model_loss_leaves_the_callers_model_alone_and_needs_labels():
+    model = _mlp(0)
+    model.train()
+    f = model_loss(model, _xy())
+    assert all(m.training for m in model.modules())
+    assert float(f(params_of(model))) == pytest.approx(_ref_ce(model, params_of(model), *_xy())[0], rel=1e-12)
+    with pytest.raises(ValueError, match="needs labels"):
+        model_loss(model, _xy()[0])
+
+
+def test_barrier_argmax_uses_the_chord_between_the_ends():
+    curve = {"alpha": [0.0, 0.25, 0.5, 0.75, 1.0], "loss": [3.0, 2.5, 2.4, 2.2, 1.0]}  # excess 0, 0, .4, .7, 0
+    assert barrier_argmax(curve) == 0.75 and barrier(curve) == pytest.approx(0.7, abs=1e-12)
+
+
+def test_evaluate_passes_batchnorm_data_through():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3)).double()
+    x, y = _xy(n=50)
+    bn_x = 3 + 2 * _xy(n=60, seed=1)[0]
+    theta = params_of(model)
+    assert evaluate(model, theta, (x, y), bn_data=bn_x) != evaluate(model, theta, (x, y))
+
+
+def _wm_objective(a, b, chain):
+    return sum(float((a[k] * b[k]).sum()) for k in a)
+
+
+def test_weight_matching_reaches_a_coordinatewise_optimum_with_biases():
+    """Two hidden layers of 4 units: every layer's permutation is the best of all 24 given the other one."""
+    import itertools
+
+    torch.manual_seed(0)
+    a, b = params_of(_mlp(0, dims=(5, 4, 4, 3))), params_of(_mlp(1, dims=(5, 4, 4, 3)))
+    for k in ("0.bias", "2.bias"):  # large biases: the bias term must count, with the right sign
+        a[k], b[k] = 3 * a[k] + 2, 3 * b[k] + 2
+    chain = ["0", "2", "4"]
+    perms = weight_matching(a, b, chain)
+    best = _wm_objective(a, apply_permutation(b, chain, perms), chain)
+    for layer in range(2):
+        for p in itertools.permutations(range(4)):
+            trial = list(perms)
+            trial[layer] = torch.tensor(p)
+            assert _wm_objective(a, apply_permutation(b, chain, trial), chain) <= best + 1e-9
+    with pytest.raises(ValueError, match="need 2 permutations"):
+        apply_permutation(b, chain, perms[:1])
+
+
+def test_linear_chain_checks_every_pair_of_neighbours():
+    assert linear_chain(nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 6), nn.ReLU(), nn.Linear(7, 3))) is None
