@@ -252,6 +252,22 @@ def test_spectral_clusters_exact_blocks_and_scale_invariance():
     assert torch.equal(spectral_clusters(0.01 * B, 3, generator=g()), lab)      # degrees below 1: same clusters
 
 
+def test_group_report_counts_and_default_k():
+    rep = group_report(torch.tensor([0, 2, 2, 0]), 3, torch.tensor([[0.3], [-0.1], [0.2]]))  # A: 0, 2, 2; B: 0
+    assert rep == pytest.approx({"clusters": 2.0, "mixed_frac": 0.5, "units_in_mixed": 0.5, "rho_in_cluster": 0.3,
+                                 "rho_all": 0.2})
+    latent = _rand(3000, 2, seed=22)
+    a = latent.repeat_interleave(4, 1) + 0.3 * _rand(3000, 8, seed=23)
+    b = latent.repeat_interleave(4, 1) + 0.3 * _rand(3000, 8, seed=24)
+    s = ActivationStats().update(a, b)
+    lab = spectral_groups(s.corr(0, 0), s.corr(1, 1), s.corr(0, 1))               # k = 16 / 8 = 2
+    assert torch.equal(lab, lab[0] + (1 - 2 * lab[0]) * torch.arange(2).repeat_interleave(4).repeat(2))
+    s4 = ActivationStats().update(a[:, :4], b[:, :4])
+    assert spectral_groups(s4.corr(0, 0), s4.corr(1, 1), s4.corr(0, 1)).tolist() == [0] * 8   # k = 8 / 8 = 1
+    with pytest.raises(ValueError, match=r"blocks do not fit: C_aa \(8, 8\), C_bb \(4, 4\), C_ab \(8, 8\)"):
+        spectral_groups(s.corr(0, 0), s4.corr(1, 1), s.corr(0, 1))
+
+
 def test_kmeans_inertia_and_edge_cases():
     X = torch.cat([_rand(25, 2, seed=21) + c for c in (0.0, 2.5, 5.0)])         # overlapping blobs
     lab, inertia = kmeans(X, 3, generator=torch.Generator().manual_seed(0))
