@@ -190,6 +190,40 @@ def test_lasso_fista_kkt_and_limits():
     assert torch.allclose(unexplained(Raa, Rab, W), direct, atol=1e-9)
 
 
+def _ref_fista(Raa, Rab, lam, iters):
+    """Beck & Teboulle's FISTA for sum_j 1/2 (1 - 2 w.c_j + w^T R w) + lam |w|_1, written out in numpy."""
+    L = np.linalg.eigvalsh(Raa)[-1]
+    W = np.zeros_like(Rab)
+    Y, t = W.copy(), 1.0
+    for _ in range(iters):
+        G = Y - (Raa @ Y - Rab) / L
+        Wn = np.sign(G) * np.maximum(np.abs(G) - lam / L, 0.0)
+        tn = (1 + np.sqrt(1 + 4 * t * t)) / 2
+        Y = Wn + (t - 1) / tn * (Wn - W)
+        W, t = Wn, tn
+    return W
+
+
+def test_lasso_fista_iterates_match_reference_and_edge_cases():
+    X = _rand(500, 6, seed=30)
+    X[:, 1] += X[:, 0]
+    s = ActivationStats().update(X, X[:, :3] + _rand(500, 3, seed=31))
+    Raa, Rab = s.corr(0, 0), s.corr(0, 1)
+    for iters in (1, 2, 7):
+        got = lasso_fista(Raa, Rab, 0.05, iters=iters, tol=0.0)
+        assert np.abs(got.numpy() - _ref_fista(Raa.numpy(), Rab.numpy(), 0.05, iters)).max() < 1e-12
+    c = torch.tensor([[0.5, -0.2], [0.05, 0.9]], dtype=torch.float64)
+    assert torch.allclose(lasso_fista(torch.eye(2, dtype=torch.float64), c, 0.1),
+                          torch.tensor([[0.4, -0.1], [0.0, 0.8]], dtype=torch.float64), atol=1e-12)   # orthonormal: shrink
+    assert lasso_fista(torch.zeros(2, 2), c, 0.1).abs().max() == 0                 # all inputs dead
+    with pytest.raises(ValueError, match=r"R_aa must be \(n_a, n_a\) and R_ab \(n_a, n_b\); got \(2, 2\), \(3, 2\)"):
+        lasso_fista(torch.eye(2), torch.zeros(3, 2), 0.1)
+    with pytest.raises(ValueError, match="R_aa must be"):
+        lasso_fista(torch.zeros(2, 3), torch.zeros(2, 2), 0.1)
+    with pytest.raises(ValueError, match="lambda must be >= 0"):
+        lasso_fista(torch.eye(2), c, -0.1)
+
+
 def test_sparse_predict_path_is_monotone():
     X = _rand(3000, 6, seed=12).relu()
     Y = torch.cat([X[:, :2] + 0.2 * _rand(3000, 2, seed=13), torch.zeros(3000, 1)], 1)   # last target dead
