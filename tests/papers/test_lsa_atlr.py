@@ -15,6 +15,7 @@ from paperzoo.papers.lsa_atlr import (
     fgsm,
     layer_sustainability,
     lsa_cnn,
+    lsa_layers,
     lsa_profile,
     make_attack,
     moon_mlp,
@@ -235,6 +236,77 @@ def test_lsa_profile_rows_are_consecutive_batches_and_reused_modules_join():
     assert not net.training  # an eval-mode model stays in eval mode
 
 
+class Bump(nn.Module):
+    """Two logits: -||x - 0.5||^2 and 0. For label 1 the loss rises toward x = 0.5, an interior maximum."""
+
+    def forward(self, x):
+        return torch.stack([-(x - 0.5).square().sum(1), torch.zeros(len(x), dtype=x.dtype)], 1)
+
+
+def test_pgd_step_size_and_random_draws_match_references():
+    x, y = torch.full((4, 3), 0.45, dtype=torch.float64), torch.ones(4, dtype=torch.long)
+    end = pgd(Bump(), x, y, 0.1, steps=25, rand_init=False, clip=None)  # alpha = 2.5 * 0.1 / 25 = 0.01
+    assert (end - 0.5).abs().max() <= 0.01 + 1e-12  # a large step would bounce between 0.35 and 0.55
+    assert torch.equal(pgd(Bump(), x, y, 0.1, rand_init=False, clip=None),
+                       pgd(Bump(), x, y, 0.1, steps=10, alpha=0.025, rand_init=False, clip=None))  # default K = 10
+    lin = _linear()
+    with torch.no_grad():
+        lin.weight[:, 0] = 0  # no gradient along input 0: PGD must not move it
+    xr, yr = torch.rand(50, 5, dtype=torch.float64), torch.arange(50) % 3
+    assert torch.equal(pgd(lin, xr, yr, 0.2, steps=3, rand_init=False, clip=None)[:, 0], xr[:, 0])
+    u = torch.rand(xr.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    start = pgd(lin, xr, yr, 0.2, steps=1, alpha=0.0, clip=None, generator=torch.Generator().manual_seed(4))
+    assert torch.allclose(start, xr + (2 * u - 1) * 0.2, atol=1e-15)
+    r = torch.randint(0, 2, xr.shape, generator=torch.Generator().manual_seed(4)).double()
+    assert torch.equal(noise(lin, xr, yr, 0.2, clip=None, generator=torch.Generator().manual_seed(4)), xr + 0.2 * (2 * r - 1))
+    assert torch.equal(noise(lin, xr, yr, 0.7, generator=torch.Generator().manual_seed(4)), (xr + 0.7 * (2 * r - 1)).clamp(0, 1))
+
+
+def test_lsa_profile_defaults_and_probe_types():
+    net = _mixed_net()
+    x, y = torch.randn(1500, 6, dtype=torch.float64), torch.arange(1500) % 3
+    atk = make_attack("fgsm", 0.3, clip=None)
+    p = lsa_profile(net, x, y, atk)
+    assert p.shape == (10, 3)  # 10 batches of 128 (card)
+    assert torch.equal(p[1], relative_error_profile(net, x[128:256], atk(net, x[128:256], y[128:256])))
+    assert lsa_profile(net, x, y, atk, types=("ELU",), n_batches=1).shape == (1, 1)
+
+
+def test_mvl_input_checks():
+    assert most_vulnerable_layers([[1, 5, 2]]) == [1]  # integer input is averaged in float64
+    assert most_vulnerable_layers([[0.3]]) == [] and most_vulnerable_layers([[0.3]], "top_k", 1) == [0]
+    assert most_vulnerable_layers([[0.3, 0.1]], "top_k", 2) == [0, 1]
+    with pytest.raises(ValueError, match=r"at least one probe, got \(2, 0\)"):
+        most_vulnerable_layers(torch.zeros(2, 0))
+    with pytest.raises(ValueError, match=r"at least one probe, got \(1, 2, 2\)"):
+        most_vulnerable_layers(torch.zeros(1, 2, 2))
+    with pytest.raises(ValueError, match="^k is only used"):
+        most_vulnerable_layers([[0.3, 0.1]], k=1)
+    with pytest.raises(ValueError, match="top_k needs"):
+        most_vulnerable_layers([[0.3, 0.1]], "top_k", 0)
+
+
+def test_atlr_loss_defaults_types_reduce_and_record():
+    net = _mixed_net()
+    x, y = torch.randn(24, 6, dtype=torch.float64), torch.arange(24) % 3
+    atk = make_attack("fgsm", 0.2, clip=None)
+    xh = atk(net, x, y)
+    a, b = probe_activations(net, x), probe_activations(net, xh)
+    ce = float(F.cross_entropy(net(xh), y).detach())
+    default = ATLRLoss(net, atk, mvl=[0])
+    assert float(default(net, x, y).detach()) == pytest.approx(ce + float(relative_error(a[0], b[0])), rel=1e-12)
+    assert default.last == pytest.approx({"ce": ce, "lr": float(relative_error(a[0], b[0]))}, rel=1e-12)
+    elu = ATLRLoss(net, atk, mvl=[0], types=("ELU",))  # probe 0 among ELU modules is the ELU (index 1 overall)
+    assert float(elu(net, x, y).detach()) == pytest.approx(ce + float(relative_error(a[1], b[1])), rel=1e-12)
+    per = ATLRLoss(net, atk, mvl=[2], reduce="per_example_mean")
+    want = ce + float(relative_error(a[2], b[2], "per_example_mean"))
+    assert float(per(net, x, y).detach()) == pytest.approx(want, rel=1e-12)
+    base = ATLRLoss(net, atk)
+    assert base.last == {}
+    base(net, x, y)
+    assert base.last == pytest.approx({"ce": ce, "lr": 0.0}, rel=1e-12)
+
+
 # ---------------------------------------------------------------- AT-LR loss
 def test_atlr_loss_is_ce_plus_gamma_weighted_cm_on_the_mvl():
     torch.manual_seed(0)
@@ -389,6 +461,46 @@ def test_probe_bad_inputs_and_options():
         layer_sustainability(nn.Sequential(nn.Flatten(), nn.Unflatten(1, (28, 28)), nn.Flatten()), x)
     with pytest.raises(TypeError, match="nn.Module"):
         layer_sustainability(lambda z: z, x)
+
+
+def test_probe_measure_edge_cases():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]))
+        net[0].bias.zero_()
+    x = torch.tensor([[-1.0, 0.01, 0.0], [-2.0, 0.02, 0.0]])  # ReLU output: unit 0 dead, unit 1 small (norm < 1)
+    pert = x.clone()
+    pert[:, 1] += 0.01
+    got = lsa_layers(net, x, pert, ["1", "0"])
+    with torch.no_grad():
+        assert got["1"] == pytest.approx(float(relative_error(net[:2](x), net[:2](pert))), rel=1e-6)
+    assert got["1"] == pytest.approx(np.sqrt(0.0002) / np.sqrt(0.0005), rel=1e-5)
+    assert lsa_layers(net, x, x.clone(), ["1"]) == {"1": 0.0}
+    dead = torch.tensor([[-1.0, -1.0, 0.0]])
+    assert lsa_layers(net, dead, dead + torch.tensor([[0.0, 2.0, 0.0]]), ["1"]) == {"1": float("inf")}
+    assert lsa_layers(net, dead, dead.clone(), ["1"]) == {"1": 0.0}  # both zero: no error
+
+
+def test_probe_error_messages_name_the_model_and_shape():
+    x = torch.rand(30, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"do not fit Sequential"):
+        layer_sustainability(nn.Sequential(nn.Flatten(), nn.Linear(5, 3), nn.ReLU()), x)
+    with pytest.raises(ValueError, match=r"logits, got \(6,\)"):  # checked on two samples
+        layer_sustainability(nn.Sequential(nn.Flatten(), nn.Linear(784, 3), nn.Flatten(0)), x)
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(784, 3)
+
+        def forward(self, z):
+            return self.lin(z.flatten(1)), z
+
+    with pytest.raises(ValueError, match="logits, got tuple"):
+        layer_sustainability(Pair(), x)
+    with pytest.raises(ValueError, match="Sequential has no ReLU"):
+        layer_sustainability(nn.Sequential(nn.Flatten(), nn.Unflatten(1, (28, 28)), nn.Flatten()), x)
 
 
 def test_probe_through_run_probe_on_a_saved_checkpoint(tmp_path):
