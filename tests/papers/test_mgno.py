@@ -46,8 +46,8 @@ def test_any_grid_size_and_parameter_count():
     for s in (16, 17, 31, 50):
         assert net(torch.rand(1, 1, s, s)).shape == (1, 1, s, s)
     conv = MgConv(1, 2, ((1, 0), (2, 1)))
-    # S, A per smoothing step (1 + 3), R, Pi, P per level transition, all bias-free
-    assert count_params(conv) == 4 * (9 * 1 * 2 + 9 * 2 * 1) + 9 * 1 * 1 + 9 * 2 * 2 + 16 * 2 * 2
+    # S per smoothing step (1 + 3), A per step but level 0's first, R, Pi, P per level transition, all bias-free
+    assert count_params(conv) == 4 * 9 * 1 * 2 + 3 * 9 * 2 * 1 + 9 * 1 * 1 + 9 * 2 * 2 + 16 * 2 * 2
 
 
 def test_spectral_conv_is_a_truncated_fourier_multiplier():

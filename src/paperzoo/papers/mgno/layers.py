@@ -5,7 +5,8 @@
 
 1. level 0: ``u = S(f)``; ``nu_0 - 1`` more steps ``u <- u + S(f - A(u))``;
 2. down, level l -> l+1: ``f <- R(f)`` (stride-2 conv), ``u <- Pi(u)`` (stride-2 conv), then ``nu_{l+1}`` smoothing steps
-   (``use_res=True``: ``f <- R(f - A(u))``, classical residual restriction; off in the released models);
+   (``use_res=True``: ``f <- R(f - A_l(u))`` with its own ``A_l``, classical residual restriction; off in the
+   released models);
 3. up, l = L-2 .. 0: ``u_l <- u_l + P(u_{l+1})`` (transposed conv, kernel 4, stride 2, padding 1), optional LayerNorm,
    then ``nu'_l`` post-smoothing steps.
 
@@ -38,8 +39,11 @@ class MgConv(nn.Module):
         # smoothers S (f -> u) and A (u -> f), one per smoothing step, per level
         self.S = nn.ModuleList(nn.ModuleList(_conv(in_ch, ch, 1, padding_mode, bias) for _ in range(pre + post))
                                for pre, post in levels)
-        self.A = nn.ModuleList(nn.ModuleList(_conv(ch, in_ch, 1, padding_mode, bias) for _ in range(pre + post))
-                               for pre, post in levels)
+        # level 0's first step is u = S(f): it has no A (an unused A would be a parameter without a gradient)
+        self.A = nn.ModuleList(nn.ModuleList(nn.Identity() if (lv == 0 and i == 0) else
+                                             _conv(ch, in_ch, 1, padding_mode, bias) for i in range(pre + post))
+                               for lv, (pre, post) in enumerate(levels))
+        self.Ares = nn.ModuleList(_conv(ch, in_ch, 1, padding_mode, bias) for _ in range(L - 1)) if use_res else None
         self.R = nn.ModuleList(_conv(in_ch, in_ch, 2, padding_mode, False) for _ in range(L - 1))
         self.Pi = nn.ModuleList(_conv(ch, ch, 2, padding_mode, False) for _ in range(L - 1))
         self.P = nn.ModuleList(nn.ConvTranspose2d(ch, ch, 4, stride=2, padding=1, bias=False) for _ in range(L - 1))
@@ -56,7 +60,7 @@ class MgConv(nn.Module):
         u = None
         for level, (pre, _) in enumerate(self.levels):
             if level > 0:
-                f = self.R[level - 1](f - self.A[level - 1][0](u) if self.use_res else f)
+                f = self.R[level - 1](f - self.Ares[level - 1](u) if self.use_res else f)
                 u = self.Pi[level - 1](u)
             sizes.append(f.shape[-2:])
             u = self._smooth(u, f, level, range(pre))
