@@ -360,3 +360,147 @@ def test_tiny_full_protocol_runs(tmp_path, monkeypatch):
     assert m["relu_kurtosis_slope_exact"] > m["relu_kurtosis_slope_lead"] == pytest.approx(15.0)
     with pytest.raises(ValueError, match="claim_depth"):
         pz.reproduce("deep-learning-theory", "smoke", out=tmp_path / "bad", progress=False, overrides={"claim_depth": 7})
+
+
+# ----------------------------------------------------------------------------------------- edges (mutation-guided)
+def test_activation_construction_and_names():
+    import functools
+
+    si = scale_invariant(2.0, 0.5)
+    z = torch.tensor([-2.0, -0.0, 0.0, 3.0], dtype=F64)
+    torch.testing.assert_close(si(z), torch.tensor([-1.0, 0.0, 0.0, 6.0], dtype=F64))
+    assert si.name == "scale_invariant(2,0.5)" and (si.a_plus, si.a_minus) == (2.0, 0.5)
+    assert scale_invariant(1, 0, "r").name == "r"
+    A2 = (4 + 0.25) / 2
+    assert float(gaussian_expect(lambda v: si(v) ** 2, 1.3)) == pytest.approx(A2 * 1.3, rel=1e-13)
+    assert get_activation(torch.tanh).name == "tanh"
+    assert get_activation(functools.partial(torch.clamp, min=0)).name == "custom"
+    with pytest.raises(TypeError, match="got int"):
+        get_activation(3)
+    assert isinstance(get_activation("tanh").module(torch.zeros(2)), torch.Tensor)
+
+
+def test_quadrature_edges():
+    x, w = gauss_legendre(1)
+    assert float(x) == pytest.approx(0.0, abs=1e-15) and float(w) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        gauss_legendre(0)
+    relu = get_activation("relu")
+    # scalars, 2-D batches, a degenerate (rho = 1) and a zero-variance block
+    assert float(gaussian_expect2(relu, relu, 1.0, 0.5, 1.0)) == pytest.approx(float(arccos_kernel(1.0, 0.5, 1.0, 0, 1)))
+    K = torch.tensor([[1.0, 2.0, 0.3], [0.5, 1.5, 2.5]], dtype=F64)
+    out = gaussian_expect2(lambda v: v, lambda v: v, K, 0.5 * K, K)
+    assert out.shape == (2, 3)
+    torch.testing.assert_close(out, 0.5 * K, atol=1e-10, rtol=0)
+    assert float(gaussian_expect2(lambda v: v, lambda v: v, 0.7, 0.7, 0.7)) == pytest.approx(0.7, abs=1e-9)
+    v = gaussian_expect2(lambda v: v + 1, lambda v: v * v, 0.0, 0.0, 2.0)
+    assert float(v) == pytest.approx(2.0, abs=1e-12)                      # E[(0 + 1) z_b^2] = K_bb
+    assert float(arccos_kernel(1.0, 1.0 + 1e-16, 1.0)) == pytest.approx(1.0)   # defaults (0, 2): ReLU keeps K
+    assert math.isfinite(float(arccos_kernel(1.0, -1.0 - 1e-15, 1.0)))
+    with pytest.raises(ValueError, match="K > 0"):
+        susceptibilities("relu", -1.0, 2.0)
+
+
+def test_universality_and_a1_edges():
+    sig = lambda z: 2 * z + 1.5 * z * z - z ** 3  # noqa: E731     sigma_1 = 2, sigma_2 = 3, sigma_3 = -6
+    assert a1_coefficient(sig) == pytest.approx(-3 + 0.75 * 1.5 ** 2)
+    with pytest.raises(ValueError, match="sigma_1"):
+        a1_coefficient(lambda z: z * z)
+    cls, a1 = universality_class(lambda z: z * z)
+    assert cls == "none" and math.isnan(a1)
+    assert universality_class(lambda z: z + z * z / 2 - 0.75 * z ** 3 / 6)[0] == "none"   # a_1 = 0: not K* = 0
+    assert universality_class("swish") == ("none", pytest.approx(0.75))
+    assert find_criticality(lambda z: 3 * z.clamp_min(0))[1] == pytest.approx(2 / 9)
+    assert find_criticality(lambda z: torch.where(z > 0, z, 0.5 * z))[1] == pytest.approx(2 / 1.25)
+    assert find_criticality("swish")[0] > 0
+
+
+def test_recursion_argument_checks():
+    assert kernel_flow("relu", 1.3, 1, 0.0, 2.0).tolist() == [1.3]
+    assert nngp_recursion(torch.ones(2, 3), 1, "relu", 0.0, 2.0).shape == (1, 2, 2)
+    for bad in (lambda: kernel_flow("relu", 1.0, 0, 0, 2), lambda: nngp_recursion(torch.ones(2, 3), 0, "relu", 0, 2),
+                lambda: nngp_recursion(torch.zeros(0, 3), 2, "relu", 0, 2),
+                lambda: predicted_kurtosis("relu", 3, 0, 0.0, 2.0)):
+        with pytest.raises(ValueError, match="must be >= 1|X must be"):
+            bad()
+    assert float(predicted_kurtosis("relu", 3, 1, 0.0, 2.0)[2]) == pytest.approx(30.0)
+    V, K = four_point_vertex("tanh", 5, 0.1, 1.2, K1=0.7)
+    torch.testing.assert_close(predicted_kurtosis("tanh", 5, 16, 0.1, 1.2, K1=0.7), 3 * V / (16 * K * K))
+    assert float(predicted_kurtosis("tanh", 9, 32, 0.0, 1.0)[8]) == pytest.approx(3 * 4.89 / 32, abs=0.002)
+    partial = fixed_point("tanh", 0.5, 1.0, steps=2)
+    assert isinstance(partial, float) and abs(partial - fixed_point("tanh", 0.5, 1.0)) > 1e-6
+
+
+def test_finite_width_argument_checks():
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    torch.testing.assert_close(unit_input(7, g1), unit_input(7, g2))
+    x = unit_input(4)
+    z = random_preactivations("relu", x, 2, 3, 5, 0.0, 2.0, chunk=2)
+    assert z.shape == (2, 5, 3)
+    for kw in ({"depth": 0}, {"width": 0}, {"n_nets": 0}, {"chunk": 0}, {"C_W": 0.0}, {"C_b": -1.0}):
+        args = {"depth": 2, "width": 3, "n_nets": 5, "C_b": 0.0, "C_W": 2.0, "chunk": 2} | kw
+        with pytest.raises(ValueError, match="must be >= 1|need C_W"):
+            random_preactivations("relu", x, args.pop("depth"), args.pop("width"), args.pop("n_nets"), args.pop("C_b"),
+                                  args.pop("C_W"), **args)
+    zz = torch.stack([torch.randn(1, 50, 40, generator=g1)[0], 3 * torch.randn(1, 50, 40, generator=g1)[0] ** 3])
+    k = excess_kurtosis(zz)
+    assert k.shape == (2,) and float(k[1]) > 10 > abs(float(k[0]))
+    si = scale_invariant(2.0, 0.5)
+    n = 10 ** 7
+    torch.testing.assert_close(exact_kurtosis_scale_invariant(si, 4, n) * n,
+                               predicted_kurtosis(si, 4, n, 0.0, 1 / 2.125) * n, rtol=1e-5, atol=1e-9)
+    for bad in (([1.0], [1.0, 2.0]), ([], []), ([0.0, 0.0], [1.0, 2.0])):
+        with pytest.raises(ValueError, match="fit_slope_through_origin needs"):
+            fit_slope_through_origin(*bad)
+
+
+def test_model_edges():
+    m = CriticalMLP()
+    assert (m.in_dim, m.width, m.depth, len(m.hidden), m.readout.out_features) == (784, 128, 30, 30, 10)
+    tiny = CriticalMLP(3, 2, width=1, depth=1)
+    out = tiny(torch.randn(1, 3))
+    assert out.shape == (1, 2)                                                     # a batch of one
+    m2 = CriticalMLP(4, 3, width=5, depth=2, C_b=0.3)
+    assert (m2.C_b, m2.C_W) == (0.3, 2.0) and CriticalMLP(4, 3, width=5, depth=2, C_W=1.5).C_b == 0.0
+    for name in ("in_dim", "num_classes", "width", "depth"):
+        with pytest.raises(ValueError, match=f"{name} must be an int >= 1"):
+            CriticalMLP(**{"in_dim": 4, "num_classes": 3, "width": 5, "depth": 2, name: 0})
+    with pytest.raises(TypeError, match="got function"):
+        CriticalMLP(act=lambda z: z)
+    x = torch.randn(6, 4)
+    torch.testing.assert_close(m2(x), m2.preactivations(x)[-1])
+
+
+def test_probe_internals_and_messages():
+    from paperzoo.papers.deep_learning_theory.probe import _log_ratio, layer_statistics
+
+    assert _log_ratio(2.0, 1.0) == pytest.approx(math.log(2)) and math.isnan(_log_ratio(0.0, 0.0))
+    assert _log_ratio(1.0, 0.0) == math.inf and _log_ratio(0.0, 1.0) == -math.inf
+    x = torch.cat([torch.zeros(1, 16), 1e-3 * torch.randn(3, 16, generator=torch.Generator().manual_seed(2))])
+    d = _perturb(x, 0.1, torch.Generator().manual_seed(0)) - x
+    assert float(d[0].norm()) == pytest.approx(0.1 * 4.0, rel=1e-6)                # |x| = 0: eps sqrt(d)
+    assert float((d[1:] * x[1:]).sum(1).abs().max()) < 1e-12
+    torch.manual_seed(0)
+    model = CriticalMLP(16, 4, width=8, depth=2)
+    x = torch.randn(30, 16)
+    st = layer_statistics(model, x, ["hidden.0", "hidden.1"])
+    dx = _perturb(x, 1e-3, torch.Generator().manual_seed(0)) - x
+    assert st[0]["D"] == pytest.approx(float((dx @ model.hidden[0].weight.detach().T).square().mean()), rel=1e-3)
+    out = criticality(model, x, max_samples=10)
+    assert out == criticality(model, x[:10], max_samples=None)
+    assert out["var_ratio@hidden.1"] == pytest.approx(out["K@hidden.1"] / out["K@hidden.0"])
+    assert criticality(model, x[:2])["n_layers"] == 3.0
+    for bad, msg in ((x[:1], r"float tensor \(N >= 2, \.\.\.\), got torch.float32 of shape \(1, 16\)"),
+                     (x.long(), "got torch.int64 of shape"), (torch.full((3, 16), math.inf), "data contains NaN or inf")):
+        with pytest.raises(ValueError, match=msg):
+            criticality(model, bad)
+    for eps in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"eps must be in \(0, 1\)"):
+            criticality(model, x, eps=eps)
+    shared = nn.Linear(16, 16)
+    with pytest.raises(ValueError, match="ran 2 times per input"):
+        criticality(nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(16, 3)), x)
+    with pytest.raises(TypeError, match="got str"):
+        criticality_layers("model")
+    with pytest.raises(ValueError, match="Sequential has 1 nn.Linear"):
+        criticality_layers(nn.Sequential(nn.Linear(2, 2)))

@@ -92,6 +92,8 @@ def derivative(act: str | Activation | Callable, z: torch.Tensor, order: int = 1
         x = z.detach().clone().requires_grad_(True)
         y = f(x)
         for k in range(order):
+            if not y.requires_grad:                  # a polynomial of degree < order: the rest is 0
+                return torch.zeros_like(x).detach()
             (y,) = torch.autograd.grad(y.sum(), x, create_graph=k < order - 1)
     return y.detach()
 
