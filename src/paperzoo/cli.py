@@ -142,17 +142,21 @@ def _cmd_arena(a) -> int:
 
     from paperzoo.api import project_root, runs_root
     from paperzoo.arena import Recipe, run_arena, write_arena
+    from paperzoo.arena.operators import BENCHMARKS, OperatorRecipe
 
-    recipe = dataclasses.replace(Recipe(), **{k: v for k, v in (("epochs", a.epochs), ("n_train", a.n_train),
-                                                               ("n_test", a.n_test)) if v is not None})
+    given = {k: v for k, v in (("epochs", a.epochs), ("n_train", a.n_train), ("n_test", a.n_test)) if v is not None}
+    operator = a.task in BENCHMARKS
+    recipe = dataclasses.replace(OperatorRecipe() if operator else Recipe(), **given)
     rows = run_arena(a.task, a.params, seeds=a.seeds, recipe=recipe, models=a.models,
                      out=Path(a.out) if a.out else runs_root() / "arena", resume=a.resume,
                      progress=False if a.no_progress else None)
+    key, head, sign = ("rel_l2", "test rel. L2 (mean +- std)", 1) if operator else ("acc", "acc % (mean +- std)", -1)
     t = Table(title=f"arena: {a.task} at {a.params:,} parameters (+-10%), {a.seeds} seed(s)")
-    for col in ("model", "paper", "params", "acc % (mean +- std)", "train s", "samples/s", "status"):
+    for col in ("model", "paper", "params", head, "train s", "samples/s", "status"):
         t.add_column(col)
-    for r in sorted(rows, key=lambda r: -(r["acc_mean"] or -1) if r["status"] == "ok" else 1e9):
-        acc = f"{r['acc_mean']:.2f} +- {r['acc_std']:.2f}" if r["status"] == "ok" else "-"
+    for r in sorted(rows, key=lambda r: sign * (r[f"{key}_mean"] or 0) if r["status"] == "ok" else 1e9):
+        acc = (f"{r[f'{key}_mean']:.4g} +- {r[f'{key}_std']:.2g}" if operator else
+               f"{r['acc_mean']:.2f} +- {r['acc_std']:.2f}") if r["status"] == "ok" else "-"
         t.add_row(r["model"], r["paper"], f"{r['params']:,}" if r["params"] != "" else "-", acc,
                   str(r["train_seconds"]), str(r["samples_per_s"]), r["status"] if r["status"] == "ok" else r["reason"])
     console.print(t)
@@ -296,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_models)
     s = sub.add_parser("probes", help="registered probes that run on any model")
     s.set_defaults(fn=_cmd_probes)
-    s = sub.add_parser("arena", help="every classifier of a task at one parameter budget, one recipe")
+    s = sub.add_parser("arena", help="every classifier of a task (or neural operator of a PDE benchmark: darcy) at one "
+                                     "parameter budget, one recipe")
     s.add_argument("task", help="mnist | fashion-mnist | cifar10")
     s.add_argument("--params", type=int, required=True, help="the parameter budget (each model within +-10%%)")
     s.add_argument("--seeds", type=int, default=1)

@@ -68,3 +68,23 @@ def test_arena_refuses_non_classification_and_unknown_models(fake_models, tmp_pa
         run_arena("operator-2d", 1000, out=tmp_path)
     with pytest.raises(KeyError, match="not registered"):
         run_arena("mnist", 1000, models=["nope"], out=tmp_path, data=(_data(10, 0), _data(10, 1), "", None))
+
+
+def test_operator_arena_on_darcy_trains_every_2d_operator_at_the_budget(tmp_path, monkeypatch):
+    from paperzoo.arena import run_arena, write_arena
+    from paperzoo.arena.operators import OperatorRecipe
+    from paperzoo.registry import list_models
+
+    monkeypatch.setenv("PAPERZOO_CACHE", str(tmp_path / "cache"))
+    names = [m.name for m in list_models("operator-2d")][:2]
+    assert len(names) == 2
+    recipe = OperatorRecipe(epochs=1, res=32, n_train=16, n_test=8)
+    rows = run_arena("darcy", 20_000, recipe=recipe, models=names, out=tmp_path / "runs", progress=False)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert ok and all(abs(r["params"] - 20_000) <= 2_000 and 0 < r["rel_l2_mean"] < 10 for r in ok)
+    again = run_arena("darcy", 20_000, recipe=recipe, models=names, out=tmp_path / "runs", progress=False, resume=True)
+    assert [r["rel_l2_mean"] for r in again] == [r["rel_l2_mean"] for r in rows]  # resumed, not retrained
+    csv_path, png = write_arena(rows, tmp_path)
+    assert csv_path.name == "darcy-20000.csv" and "rel_l2_mean" in csv_path.read_text().splitlines()[0]
+    with pytest.raises(TypeError, match="OperatorRecipe"):
+        run_arena("darcy", 20_000, recipe=object(), models=names)

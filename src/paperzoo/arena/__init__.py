@@ -97,10 +97,20 @@ def _load(task, recipe: Recipe):
     return train.map(lambda x: (x - mean) / std), test.map(lambda x: (x - mean) / std), splits.note, (mean, std)
 
 
-def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe: Recipe = Recipe(), models: list[str] | None = None,
+def run_arena(task_name: str, n_params: int, *, seeds: int = 1, recipe=Recipe(), models: list[str] | None = None,
               out: str | Path = "runs/arena", resume: bool = False, progress: bool | None = None,
               data: tuple | None = None) -> list[dict]:
-    """Train every registered classifier of ``task_name`` at ``n_params`` (+-10%); one row per model."""
+    """Train every registered classifier of ``task_name`` at ``n_params`` (+-10%); one row per model.
+    ``task_name`` may also be an operator benchmark (``darcy``: ``paperzoo.arena.operators``)."""
+    from paperzoo.arena.operators import BENCHMARKS, OperatorRecipe, run_operator_arena
+
+    if task_name in BENCHMARKS:  # a PDE benchmark: every registered neural operator of its family
+        if recipe == Recipe():
+            recipe = OperatorRecipe()
+        if not isinstance(recipe, OperatorRecipe):
+            raise TypeError(f"arena {task_name!r} is an operator benchmark: pass an OperatorRecipe")
+        return run_operator_arena(task_name, n_params, seeds=seeds, recipe=recipe, models=models, out=out,
+                                  resume=resume, progress=progress)
     task = get_task(task_name)
     if task.kind != "classification":
         raise ValueError(f"the arena trains classifiers; task {task_name!r} is a {task.kind} task")
@@ -178,16 +188,20 @@ def plot_arena(rows: list[dict], path: Path) -> Path | None:
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return None
+    key, label = ("acc_mean", "test accuracy (%)") if "acc_mean" in ok[0] else ("rel_l2_mean", "test relative L2 error")
+    std = "acc_std" if key == "acc_mean" else "rel_l2_std"
     fig, ax = plt.subplots(figsize=(7, 4.5))
     papers = sorted({r["paper"] for r in ok})
     cmap = plt.get_cmap("tab10")
     for r in ok:
         c = cmap(papers.index(r["paper"]) % 10)
-        ax.errorbar(r["params"], r["acc_mean"], yerr=r["acc_std"] or None, fmt="o", color=c, capsize=3)
-        ax.annotate(r["model"], (r["params"], r["acc_mean"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.errorbar(r["params"], r[key], yerr=r[std] or None, fmt="o", color=c, capsize=3)
+        ax.annotate(r["model"], (r["params"], r[key]), fontsize=7, xytext=(4, 3), textcoords="offset points")
     budget = rows[0]["budget"]
     ax.axvspan(0.9 * budget, 1.1 * budget, color="0.92", zorder=0, label="budget +-10%")
-    ax.set(xlabel="trainable parameters", ylabel="test accuracy (%)",
+    if key == "rel_l2_mean":
+        ax.set_yscale("log")
+    ax.set(xlabel="trainable parameters", ylabel=label,
            title=f"arena: {rows[0]['task']} at {budget:,} parameters ({rows[0]['seeds']} seed(s), one recipe)")
     ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=cmap(i % 10), label=p) for i, p in enumerate(papers)],
               fontsize=7, loc="lower right")
