@@ -167,6 +167,12 @@ def test_mi_matrix_matches_official_histogram_estimate():
     assert mi[2, 2] > 1.0 and abs(mi[1, 1].item()) < 0.05                       # monotone map vs independent
     e = percentile_bins(a)
     assert e.shape == (3, 11) and e[0, 0].item() == pytest.approx(float(a[:, 0].min()) - 0.01)
+    two = torch.tensor([[0.0, 1.0], [2.0, 3.0]], dtype=torch.float64)             # the smallest legal input
+    assert percentile_bins(two, 2).flatten().tolist() == pytest.approx([-0.01, 1.001, 2.0, 0.99, 1.0, 3.0])  # z = 1/2, 0
+    with pytest.raises(ValueError, match=r"x must be \(obs >= 2, units\), got shape \(1, 2\)"):
+        percentile_bins(two[:1])
+    with pytest.raises(ValueError, match="bins must be >= 2, got 1"):
+        percentile_bins(two, 1)
     assert (mi_matrix(a, b, bias_correct=False) - mi).sub(100 / 6000).abs().max() < 1e-12
 
 
@@ -349,6 +355,9 @@ def test_layer_report_floor_and_mi_on_twins():
     assert mi["mi_top_kept"] == 4 and mi["mi_agree"] == 1.0
     C = correlation(to_units(a.conv1(x)), to_units(a.conv1(x)))
     assert torch.allclose(C.diagonal(), torch.ones(4, dtype=torch.float64), atol=1e-9)
+    u, v = _rand(200, 3, seed=40), _rand(200, 2, seed=41)
+    ref = np.corrcoef(np.concatenate([u.numpy(), v.numpy()], 1).T)[:3, 3:]
+    assert correlation(u, v).shape == (3, 2) and np.abs(correlation(u, v).numpy() - ref).max() < 1e-12
 
 
 def test_alignment_probe_on_another_papers_model():
