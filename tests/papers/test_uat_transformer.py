@@ -261,6 +261,7 @@ def test_fitted_ffn_learns_and_the_built_model_stays_within_budget():
     rows = construction_sweep(["prefix_max"], 3, 1, [8, 64], beta=12.0, steps=400, seed=0, num=2048)
     for r in rows:
         assert r["err"] <= r["budget"] and r["parity"] <= r["lip"] * r["delta"]
+        assert 0.99 * routing_bound(3, 12.0) < r["delta"] <= routing_bound(3, 12.0)   # beta = 12 reached the check
         assert r["parity"] > 1e-3 * r["lip"] * r["delta"] and r["slot_err"] <= r["delta"]
     assert rows[1]["rms"] < 0.6 * rows[0]["rms"]                                    # wider FFN, smaller error
     x, y = TARGETS["prefix_max"].sample(2048, 3, 1, 99)
@@ -295,8 +296,11 @@ def test_positions_let_the_transformer_learn_shift_and_their_absence_leaves_the_
 def test_monotone_helper_and_bad_arguments():
     assert monotone_decreasing([3.0, 2.0, 1.0]) == 1.0 and monotone_decreasing([3.0, 3.0]) == 0.0
     assert math.isnan(monotone_decreasing([1.0]))
-    with pytest.raises(ValueError):
-        train_transformer("shift", steps=0)
+    for bad in (dict(steps=0), dict(batch=0), dict(n_test=0), dict(lr=0.0)):
+        with pytest.raises(ValueError, match="steps, batch, n_test must be >= 1 and lr > 0"):
+            train_transformer("shift", **bad)
+    out = train_transformer("shift", n=3, d_ff=4, d_model=4, n_heads=1, steps=1, batch=1, n_test=1)
+    assert set(out) == {"rms", "sup", "std", "train_loss"} and out["sup"] >= out["rms"] > 0
 
 
 def test_full_protocol_code_path_tiny(tmp_path):
