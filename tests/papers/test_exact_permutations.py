@@ -385,6 +385,8 @@ def test_gp_trials_are_reproducible_and_use_the_official_defaults():
     assert a == gp_complexity_trials(5, 0.1, 3, seed=4, n_tests=1000, nnz=2, max_models=5000, width=50_000)
     assert a != gp_complexity_trials(5, 0.1, 3, seed=5) and all(1 <= n <= 200 for n in a)
     assert gp_complexity_trials(5, 0.1, 2, seed=4) == a[:2]                     # trial t depends on seed + t only
+    assert gp_complexity_trials(5, 0.1, 2, seed=5) == a[1:]
+    assert gp_complexity_trials(5, 0.1, 1) == gp_complexity_trials(5, 0.1, 1, seed=0)
     assert gp_complexity_trials(6, 0.1, 1, seed=0, n_tests=3, nnz=6) == [1.0]  # all-ones input: N = 1 suffices
 
 
