@@ -426,3 +426,84 @@ def test_gradient_identity_holds_for_other_activations():
         net.W.mul_(0.1)
     pairs, labels = dataset(group_table("cyclic", 11))
     assert gradient_alignment(net, pairs, labels, 1e4).min() > 0.999
+
+
+def test_optimiser_builders_and_history():
+    from paperzoo.papers.grokking_li2.train import make_optimizer
+    net = TwoLayerGroupNet(5, width=4)
+    for name, cls in (("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
+        (opt,) = make_optimizer(net, TrainSpec(optim=name, lr=0.03, weight_decay=0.2))
+        g = opt.param_groups[0]
+        assert type(opt) is cls and g["lr"] == 0.03 and g["weight_decay"] == 0.2 and len(g["params"]) == 2
+    assert make_optimizer(net, TrainSpec(optim="sgd"))[0].param_groups[0]["momentum"] == 0.9     # official
+    mu, ad = make_optimizer(net, TrainSpec(optim="muon", lr=0.03, weight_decay=0.2))
+    assert mu.param_groups[0]["params"][0] is net.W and ad.param_groups[0]["params"][0] is net.V
+    assert all(o.param_groups[0]["lr"] == 0.03 and o.param_groups[0]["weight_decay"] == 0.2 for o in (mu, ad))
+    d = Muon([net.W]).defaults
+    assert (d["lr"], d["weight_decay"], d["beta1"], d["beta2"], d["nesterov"], d["rms_compensate"]) == \
+        (1e-3, 1e-4, 0.9, 0.99, False, False)                                                       # card's setting
+    for bad in ({"lr": 0.0}, {"weight_decay": -1.0}, {"beta1": 1.0}, {"beta2": 1.0}, {"beta1": -0.1}):
+        with pytest.raises(ValueError, match="Muon"):
+            Muon([net.W], **bad)
+    table = group_table("cyclic", 5)
+    tr, te = split(25, 0.6, 0)
+    model, h = train_group_net(table, tr, te, TrainSpec(width=4, act="relusqr", epochs=5, eval_every=2), seed=3)
+    assert h.epoch == [0, 2, 4, 5] and model.act_name == "relusqr"
+    assert all(isinstance(v, float) for v in h.train_loss + h.grad_f_norm + h.offdiag_ratio)
+    assert h.first_epoch("train_acc", 2.0) == math.inf
+    torch.manual_seed(3)
+    assert torch.equal(TwoLayerGroupNet(5, width=4, act="relusqr").V, train_group_net(
+        table, tr, te, TrainSpec(width=4, act="relusqr", epochs=1, lr=1e-30, weight_decay=0.0), seed=3)[0].V.detach())
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train_group_net(table, tr, te, TrainSpec(width=4, epochs=50, lr=1e6, optim="sgd"), seed=0)
+    with pytest.raises(ValueError, match="epochs"):
+        train_group_net(table, tr, te, TrainSpec(epochs=0), seed=0)
+
+
+def test_model_defaults_and_input_checks():
+    net = pz.create_model("li2_group_net")
+    assert net.M == 23 and net.W.shape == (512, 46) and net.V.shape == (23, 512) and net.act_name == "sqr"
+    for bad in (torch.tensor([[0, 1, 2]]), torch.tensor([0, 1]), torch.tensor([[0.0, 1.0]]), torch.tensor([[-1, 0]])):
+        with pytest.raises(ValueError, match=r"(pairs|elements)"):
+            net(bad)
+    for kw in ({"M": 1}, {"width": 0}):
+        with pytest.raises(ValueError, match="M must be"):
+            TwoLayerGroupNet(**{"M": 5, **kw})
+    with pytest.raises(ValueError, match="unknown activation"):
+        TwoLayerGroupNet(5, act="gelu")
+    with pytest.raises(ValueError, match="eta"):
+        ridge_solution(torch.ones(3, 2), torch.ones(3, 2), -1.0)
+    g = torch.randn(3, 20, 6, dtype=D)
+    g[1] *= 50.0                                                        # batched: each matrix normalised on its own
+    ns = newton_schulz(g)
+    assert all(torch.allclose(ns[i], _ns_ref(g[i]), atol=1e-12) for i in range(3))
+
+
+def test_sweep_helpers_report_what_they_measure():
+    assert transition_multiplier([0.0, 1.0, 2.0], [0.2, 0.5, 0.9]) == pytest.approx(CRITICAL_MULTIPLIER + 1.0)
+    assert transition_multiplier([-1.5, -0.5, 0.5], [0.0, 0.1, 0.6]) == pytest.approx(CRITICAL_MULTIPLIER + 0.3)
+    from paperzoo.papers.grokking_li2.experiments import ascent_features
+    r = ascent_features("cyclic:7", starts=3, steps=40, lr=0.01, seed=2)
+    ascent_features_ = ascent_features("cyclic:7", starts=3, steps=40, lr=0.01, seed=2)
+    assert r == ascent_features_ and r["order"] == 7 and r["e_end"] > r["e_start"] > 0
+    w0 = torch.randn(3, 14, dtype=D, generator=torch.Generator().manual_seed(2))
+    pairs, labels = dataset(group_table("cyclic", 7))
+    w, tr = energy_ascent(w0, pairs, centered_targets(labels, 7, D), steps=40, record_every=1)
+    assert r["e_start"] == pytest.approx(tr[0].mean().item()) and r["e_end"] == pytest.approx(tr[-1].mean().item())
+    assert r["min_rel_increment"] == pytest.approx((tr.diff(dim=0) / tr[-1]).min().item())
+    assert r["min_rel_increment"] > 0
+    conc = node_concentration(w, isotypic_components(group_table("cyclic", 7)))[0]
+    assert r["share"] == pytest.approx((conc >= 0.9).double().mean().item()) and r["min_conc"] == pytest.approx(conc.min().item())
+    assert ascent_features("cyclic:7", 3, 40, 0.01, seed=3)["e_start"] != r["e_start"]
+    spec = TrainSpec(width=8, epochs=30, eval_every=7, lr=1e-2)
+    p = train_point(11, 0.5, 4, spec)
+    tr_idx, te_idx = split(121, critical_fraction(11, 0.5), 4)
+    model, h = train_group_net(group_table("cyclic", 11), tr_idx, te_idx, spec, seed=4)
+    assert (p["train_acc"], p["test_acc"], p["offdiag_ratio"], p["grad_f_norm"]) == \
+        (h.train_acc[-1], h.test_acc[-1], h.offdiag_ratio[-1], h.grad_f_norm[-1])
+    assert p["epoch_train_100"] == h.first_epoch("train_acc", 1.0) and p["epoch_test_90"] == h.first_epoch("test_acc", 0.9)
+    w2 = model.W.detach().double().square().sum(1)
+    c, idx = node_concentration(model.W.detach(), isotypic_components(group_table("cyclic", 11)))
+    assert p["single_freq_weight_share"] == pytest.approx(((w2 * (c >= 0.9)).sum() / w2.sum()).item())
+    assert p["n_freqs"] == len(set(idx[c >= 0.9].tolist()))
+    assert dataset_errors(group_table("cyclic", 6)) == 0
