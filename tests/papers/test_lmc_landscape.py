@@ -466,3 +466,17 @@ def test_weight_matching_reaches_a_coordinatewise_optimum_with_biases():
 
 def test_linear_chain_checks_every_pair_of_neighbours():
     assert linear_chain(nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 6), nn.ReLU(), nn.Linear(7, 3))) is None
+
+
+def test_evaluator_rejects_bad_data_with_clear_errors():
+    model, (x, y) = _mlp(0), _xy()
+    theta = params_of(model)
+    with pytest.raises(ValueError, match="needs labels"):
+        evaluate(model, theta, x)
+    with pytest.raises(ValueError, match="40 inputs and 39 labels"):
+        evaluate(model, theta, (x, y[:-1]))
+    with pytest.raises(ValueError, match="non-zero"):
+        evaluate(model, theta, (x[:0], y[:0]))
+    assert evaluate(model, theta, (x[:1], y[:1]))[1] in (0.0, 100.0)  # one sample is fine
+    with pytest.raises(KeyError, match="no parameters named"):
+        lerp(theta, theta, 0.5, names=["9.weight"])
