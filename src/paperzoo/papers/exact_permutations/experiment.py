@@ -68,25 +68,28 @@ def all_inputs_sign_exact(k: int) -> float:
 
 
 def finite_ensemble(k: int, n_models: int, *, width: int, lr_times_width: float, steps: int, n_tests: int,
-                    nnz: int, delta: float, orderings: int, generator: torch.Generator) -> dict:
+                    nnz: int, delta: float, orderings: int, generator: torch.Generator,
+                    device: torch.device | str = "cpu") -> dict:
     """Train ``n_models`` nets on one random permutation, evaluate the official stopping rule on ``orderings``
     random orders of the models (the first order is the training order). A stream that never reaches
     1 - delta counts as n_models + 1 (a lower bound)."""
     P, x, y = make_task(k, generator)
     xt, yt = two_hot_tests(k, n_tests, nnz, generator, P=P)
+    x, y, xt, yt = (t.to(device) for t in (x, y, xt, yt))
     ens, loss = train_ensemble_batched(n_models, x, y, width=width, lr=lr_times_width / width, steps=steps,
                                        generator=generator)
     preds = ens(xt)                                             # (E, n_tests, k)
     curves, ns = [], []
     for o in range(orderings):
         order = torch.arange(n_models) if o == 0 else torch.randperm(n_models, generator=generator)
+        order = order.to(device)
         acc = accuracy_curve(preds[order], yt)
         curves.append(acc)
         hit = first_at_least(acc, 1.0 - delta)
         ns.append(float(n_models + 1 if hit is None else hit))
     train_exact = exact(ens(x) - 0.5, y)                        # rounding at 1/2 on the training set (deviation 4)
     single = exact(preds, yt.expand_as(preds)).all(dim=1)       # member exact on every test input
-    return {"ns": ns, "median": float(torch.tensor(ns).median()), "mean_curve": torch.stack(curves).mean(0).tolist(),
+    return {"ns": ns, "median": float(torch.tensor(ns).median()), "mean_curve": torch.stack(curves).mean(0).cpu().tolist(),
             "loss_max": float(loss.max()), "fit_exact": float(train_exact.all(dim=1).double().mean()),
             "single_exact": int(single.sum()), "steps": steps}
 

@@ -101,6 +101,12 @@ class ReLUEnsemble:
                                   zip(*[(mod.fc1.bias, mod.fc2.weight, mod.fc2.bias) for mod in models]))
         return ens
 
+    def to(self, device: torch.device | str) -> "ReLUEnsemble":
+        """Move the weights to ``device`` (they are drawn on the CPU from the CPU generator); returns self."""
+        for n in ("W1t", "b1", "W2", "b2"):
+            setattr(self, n, getattr(self, n).to(device))
+        return self
+
     def _hidden(self, x: torch.Tensor, basis: bool) -> torch.Tensor:
         if basis:   # x = I: the hidden pre-activations of e_i are row i of W1^T, plus b1
             return self.W1t + self.b1[:, None, :]
@@ -142,11 +148,11 @@ def train_ensemble_batched(n_models: int, x: torch.Tensor, y: torch.Tensor, *, w
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         raise ValueError("train_ensemble_batched: x and y must be finite (NaN or inf in the data)")
     lr = scaled_lr(width) if lr is None else lr
-    basis = x.shape[0] == x.shape[1] and torch.equal(x, torch.eye(len(x), dtype=x.dtype))
+    basis = x.shape[0] == x.shape[1] and torch.equal(x, torch.eye(len(x), dtype=x.dtype, device=x.device))
     parts, losses = [], []
     for start in range(0, n_models, chunk):
         ens = ReLUEnsemble(min(chunk, n_models - start), x.shape[1], y.shape[1], width=width, sigma_w=sigma_w,
-                           sigma_b=sigma_b, generator=generator, dtype=x.dtype)
+                           sigma_b=sigma_b, generator=generator, dtype=x.dtype).to(x.device)
         for _ in range(steps):
             ens.step(x, y, lr, basis)
         r = ens(x) - y

@@ -85,7 +85,8 @@ def _checks(ctx: RunContext, cfg: Config) -> dict[str, float]:
     m[f"all_inputs_sign_exact_k{cfg.all_inputs_k}"] = all_inputs_sign_exact(cfg.all_inputs_k)
     steps = cfg.steps or steps_for(cfg.check_k, cfg.efolds, cfg.lr_times_width, cfg.width)
     r = finite_ensemble(cfg.check_k, cfg.check_models, width=cfg.width, lr_times_width=cfg.lr_times_width, steps=steps,
-                        n_tests=cfg.n_tests, nnz=cfg.nnz, delta=cfg.delta, orderings=1, generator=ctx.generator(2))
+                        n_tests=cfg.n_tests, nnz=cfg.nnz, delta=cfg.delta, orderings=1, generator=ctx.generator(2),
+                        device=ctx.device)
     m["fit_mse_max"], m["fit_exact_frac"] = r["loss_max"], r["fit_exact"]
     m["single_not_exact"] = float(cfg.check_models - r["single_exact"])
     return m
@@ -98,7 +99,7 @@ def _finite(ctx: RunContext, cfg: Config, gp_med: dict[int, float]) -> dict[str,
             steps = cfg.steps or steps_for(k, cfg.efolds, cfg.lr_times_width, cfg.width)
             r = ctx.cached(f"finite_k{k}", lambda k=k, steps=steps: finite_ensemble(
                 k, cfg.n_models, width=cfg.width, lr_times_width=cfg.lr_times_width, steps=steps, n_tests=cfg.n_tests,
-                nnz=cfg.nnz, delta=cfg.delta, orderings=cfg.orderings, generator=ctx.generator(100 + k)))
+                nnz=cfg.nnz, delta=cfg.delta, orderings=cfg.orderings, generator=ctx.generator(100 + k), device=ctx.device))
             m[f"finite_N_k{k}"] = r["median"]
             rows.append({"k": k, "width": cfg.width, "gd_steps": r["steps"], "train_mse_max": r["loss_max"],
                          "N_median": r["median"], "N_min": min(r["ns"]), "N_max": max(r["ns"]),
