@@ -137,6 +137,10 @@ def test_match_summary_semi_dominates_and_counts_agreement():
     assert live["bipartite_min"] == pytest.approx(0.8) and live["semi_min"] == pytest.approx(0.85)
     assert matched_curve(C, bipartite_match(C)).tolist() == pytest.approx([0.85, 0.8, 0.6])
     assert matched_curve(C[:2], bipartite_match(C[:2])).tolist() == pytest.approx([0.85, 0.8])
+    rect = match_summary(C[:2], live_b=torch.tensor([True, False, True]))      # 2 x 3; column 1 dead
+    assert rect["semi"] == pytest.approx(0.875) and rect["bipartite"] == pytest.approx(0.825)
+    assert rect["semi_min"] == pytest.approx(0.85) and rect["bipartite_min"] == pytest.approx(0.85)  # 0.8 pair: dead column
+    assert math.isnan(match_summary(C, live_a=torch.zeros(3, dtype=torch.bool))["semi_min"])
     for seed in range(5):
         R = _rand(20, 20, seed=seed)
         r = match_summary(R)
@@ -174,6 +178,10 @@ def test_mi_matrix_matches_official_histogram_estimate():
     with pytest.raises(ValueError, match="bins must be >= 2, got 1"):
         percentile_bins(two, 1)
     assert (mi_matrix(a, b, bias_correct=False) - mi).sub(100 / 6000).abs().max() < 1e-12
+    mi4 = mi_matrix(a[:, :2], b, bins=4)
+    assert mi4.shape == (2, 3) and mi4[0, 1].item() == pytest.approx(_ref_mi(a[:, 0].numpy(), b[:, 1].numpy(), 4), abs=1e-10)
+    with pytest.raises(ValueError, match=r"same obs, got \(3000, 3\), \(10, 3\)"):
+        mi_matrix(a, b[:10])
 
 
 # ---------------------------------------------------------------- sparse prediction
