@@ -480,3 +480,19 @@ def test_evaluator_rejects_bad_data_with_clear_errors():
     assert evaluate(model, theta, (x[:1], y[:1]))[1] in (0.0, 100.0)  # one sample is fine
     with pytest.raises(KeyError, match="no parameters named"):
         lerp(theta, theta, 0.5, names=["9.weight"])
+
+
+def test_interpolate_reuses_given_ends_and_checks_alphas_and_labels():
+    model, other, (x, y) = _mlp(0), _mlp(1), _xy()
+    a, b = params_of(model), params_of(other)
+    plain = interpolate(model, a, b, data=(x, y))
+    same = interpolate(model, a, b, data=(x, y), ends=(evaluate(model, a, (x, y)), evaluate(model, b, (x, y))))
+    assert same == plain
+    tagged = interpolate(model, a, b, (0.0, 0.5, 1.0), data=(x, y), ends=((-1.0, -2.0), (-3.0, -4.0)))
+    assert (tagged["loss"][0], tagged["err"][0], tagged["loss"][2], tagged["err"][2]) == (-1.0, -2.0, -3.0, -4.0)
+    assert tagged["loss"][1] == plain["loss"][5]
+    for bad in ((0.0, 1.5), (0.5, 0.0, 1.0), ()):
+        with pytest.raises(ValueError, match="alphas"):
+            interpolate(model, a, b, bad, data=(x, y))
+    with pytest.raises(ValueError, match="covering label 3"):
+        evaluate(model, a, (x, y + 1))  # labels 1..3, the model has 3 outputs
