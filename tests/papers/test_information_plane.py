@@ -408,8 +408,16 @@ def test_probe_matches_estimators_on_the_paper_network():
     logits = net(x)
     assert (out["I_XT@output"], out["I_TY@output"]) == pytest.approx(binned_mi(logits, y, lo=None, hi=None))
     assert out["I_XT"] == out["I_XT@output"]
+    assert out["kde_I_TY@fc.3"] == pytest.approx(kde_mi(hidden[2], y)[1], abs=1e-9)
     sel = information_plane(net, (x, y), layers=["fc.2"], noise_var=None)
     assert set(sel) == {"log2_N", "H_Y", "I_XT@fc.2", "I_TY@fc.2", "I_XT", "I_TY"}
+    five = information_plane(net, (x, y), layers=["fc.2"], n_bins=5, noise_var=0.5)
+    assert (five["I_XT"], five["I_TY"]) == pytest.approx(binned_mi(hidden[1], y, n_bins=5, lo=None, hi=None))
+    assert (five["kde_I_XT"], five["kde_I_TY"]) == pytest.approx(kde_mi(hidden[1], y, noise_var=0.5), abs=1e-9)
+    bad = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3), torch.nn.Linear(3, 2))
+    torch.nn.init.constant_(bad[1].weight, float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        information_plane(bad, (x, y))
 
 
 def test_probe_on_another_papers_model(mnist_small):
