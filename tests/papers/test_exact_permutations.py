@@ -196,6 +196,14 @@ def test_analytic_ntk_matches_empirical_ntk_per_parameter():
     emp = sum(empirical_ntk(TwoLayerReLU(k, width=m, sigma_w=1.5, sigma_b=0.5).double(), x) for _ in range(8)) / 8
     ana = ntk_kernel(x, x, m, sigma_w=1.5, sigma_b=0.5)
     assert (emp - ana).norm() / ana.norm() < 0.015
+    # the first-layer terms alone (they are O(1) next to the m-scaled readout, so check them separately)
+    net = TwoLayerReLU(k, width=m, sigma_w=1.5, sigma_b=0.5).double()
+    params = {n: p.detach() for n, p in net.named_parameters()}
+    jac = torch.func.jacrev(lambda p: torch.func.functional_call(net, p, (x,))[:, 0])(params)
+    parts = ntk_kernel(x, x, m, sigma_w=1.5, sigma_b=0.5, parts=True)
+    for name, key in (("fc1.weight", "W1"), ("fc1.bias", "b1")):
+        j = jac[name].reshape(len(x), -1)
+        assert (j @ j.T - parts[key]).norm() / parts[key].norm() < 0.05, key
     torch.manual_seed(0)
     emp = sum(empirical_ntk(TwoLayerReLU(k, width=m).double(), x, out=1) for _ in range(8)) / 8
     ana = ntk_kernel(x, x, m)
@@ -266,6 +274,10 @@ def test_finite_time_gp_is_linearised_gd():
     with pytest.raises(ValueError, match="diverges"):
         NTKGP(*make_task(2, 0, dtype=D)[1:], lr=1e-3, steps=10)
     assert gd_rates(2, 50.0)[0] > 2 > gd_rates(4, 50.0)[0]
+    lam = float(torch.linalg.eigvalsh(theta).max())
+    with pytest.raises(ValueError, match="diverges"):                 # 2 <= lr 2/(n c) lambda_max < 3
+        NTKGP(x_tr, y_tr, width=m, lr=2.5 / (2.0 / y_tr.numel() * lam), steps=3)
+    NTKGP(x_tr, y_tr, width=m, lr=1.9 / (2.0 / y_tr.numel() * lam), steps=3)
 
 
 @pytest.mark.parametrize("kw", [{}, {"width": 1000, "sigma_w": 1.3, "sigma_b": 0.2}])
