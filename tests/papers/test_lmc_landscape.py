@@ -496,3 +496,13 @@ def test_interpolate_reuses_given_ends_and_checks_alphas_and_labels():
             interpolate(model, a, b, bad, data=(x, y))
     with pytest.raises(ValueError, match="covering label 3"):
         evaluate(model, a, (x, y + 1))  # labels 1..3, the model has 3 outputs
+
+
+def test_default_layer_groups_are_linear_and_conv_layers_else_parametrised_modules():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 3, bias=False))
+    assert layer_groups(net) == {"0": ["0.weight", "0.bias"], "3": ["3.weight"]}
+    assert layer_groups(net, [net[1]]) == {"1": ["1.weight", "1.bias"]}
+    norm = nn.Sequential(nn.LayerNorm(4), nn.Sequential(nn.LayerNorm(4)))
+    assert layer_groups(norm) == {"0": ["0.weight", "0.bias"], "1.0": ["1.0.weight", "1.0.bias"]}
+    with pytest.raises(ValueError, match="not part of the model"):
+        layer_groups(net, [nn.Linear(2, 2)])
