@@ -472,3 +472,21 @@ def test_tiny_full_protocol_runs_the_cifar_path(tmp_path):
     m = r.metrics
     assert m["perm_recovered"] == 1.0 and m["self_corr_diag_err"] < 1e-9 and m["semi_minus_bipartite_min"] >= 0
     assert "bipartite_conv5" in m and "bipartite_allpairs_conv1" in m and "bipartite_fc2" in m
+
+
+def test_layer_stats_subsampling_and_bad_data():
+    torch.manual_seed(4)
+    net = convergent_cnn(width=4).eval()
+    x = torch.rand(20, 1, 28, 28)
+    full = layer_stats([net], x, ["relu1", "fcrelu1"], batch_size=8)
+    assert full["relu1"].n == 20 * 26 * 26 and full["fcrelu1"].n == 20
+    sub = layer_stats([net], x, ["relu1"], batch_size=8, max_obs=1000)["relu1"]
+    assert sub.n == 400 + 400 + 200                                               # ceil(1000 * len(batch) / 20)
+    other = layer_stats([net], x, ["relu1"], batch_size=8, max_obs=1000, seed=1)["relu1"]
+    assert not torch.equal(sub.mean(0), other.mean(0))                            # positions drawn from the seed
+    for bad, msg in ((torch.ones(5, 784, dtype=torch.long), r"float tensor \(N >= 2, \.\.\.\), got Tensor\(5, 784\)"),
+                     (torch.rand(1, 1, 28, 28), "got Tensor"), ([1.0, 2.0], r"got list$")):
+        with pytest.raises(ValueError, match=msg):
+            layer_stats([net], bad, ["relu1"])
+    with pytest.raises(ValueError, match="^data contains NaN/inf$"):
+        layer_stats([net], torch.full((2, 1, 28, 28), float("nan")), ["relu1"])
