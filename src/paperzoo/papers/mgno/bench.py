@@ -38,6 +38,11 @@ class _Normalised(nn.Module):
     def forward(self, a):
         return self.inner((a - self.x_mean) / self.x_std) * self.y_std + self.y_mean
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        # neuraloperator adds a non-tensor "_metadata" entry to its state dicts; it is not a parameter
+        return super().load_state_dict({k: v for k, v in state_dict.items() if not k.endswith("_metadata")},
+                                       strict=strict, assign=assign)
+
 
 def _neuralop_fno(budget: int) -> nn.Module:
     from neuralop.models import FNO
