@@ -5,6 +5,7 @@ after the last) with ``K`` the spectral convolution on the lowest ``modes`` x ``
 the first axis), project ``width -> 128 -> 1``. Spectral weights are stored as real pairs so parameter counts are
 real counts. Defaults from the card's cpu rung (modes 12, width 32, 4 layers); ``paperzoo.create_model("fno2d",
 params=N)`` turns ``width`` to match a budget.
+``SpectralConv2d`` lives in the kernel (``paperzoo.nn.spectral``): the FNO layer is shared by several papers.
 """
 from __future__ import annotations
 
@@ -12,27 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from paperzoo.nn.spectral import SpectralConv2d
 from paperzoo.papers.mgno.layers import set_normalizers
-
-
-class SpectralConv2d(nn.Module):
-    def __init__(self, cin: int, cout: int, modes: int):
-        super().__init__()
-        self.modes = int(modes)
-        scale = 1.0 / (cin * cout)
-        self.w = nn.Parameter(scale * torch.rand(2, cin, cout, modes, modes, 2))  # (corner, in, out, kx, ky, re/im)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, C, H, W = x.shape
-        m = self.modes
-        if 2 * m > H or m > W // 2 + 1:
-            raise ValueError(f"SpectralConv2d: {m} modes need a grid of at least {2 * m} x {2 * (m - 1)}, got {H} x {W}")
-        xf = torch.fft.rfft2(x)
-        w = torch.view_as_complex(self.w)
-        out = torch.zeros(B, w.shape[2], H, W // 2 + 1, dtype=xf.dtype, device=x.device)
-        out[:, :, :m, :m] = torch.einsum("bixy,ioxy->boxy", xf[:, :, :m, :m], w[0])
-        out[:, :, -m:, :m] = torch.einsum("bixy,ioxy->boxy", xf[:, :, -m:, :m], w[1])
-        return torch.fft.irfft2(out, s=(H, W))
 
 
 class FNO2d(nn.Module):
