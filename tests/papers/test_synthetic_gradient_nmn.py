@@ -1,0 +1,320 @@
+"""synthetic-gradient-nmn: LRUA memory against a loop reference (float64), the fast step against autograd,
+causality of the episode format, per-episode fast weights, true-gradient scale, episode sampling,
+a within-episode learning effect of the fast path, and bit-identical resume."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from paperzoo.papers.synthetic_gradient_nmn import (
+    CONTROLLERS,
+    NMN,
+    ClassPool,
+    FastLinear,
+    FastSlowLearner,
+    LRUAMemory,
+    SyntheticGradient,
+    SyntheticGradients,
+    accuracy_by_presentation,
+    checks,
+    from_classes,
+    presentation_index,
+    sample_episodes,
+    sg_cosine,
+    true_gradients,
+)
+from paperzoo.papers.synthetic_gradient_nmn.memory import M_INIT
+
+
+def small(seed=0, **kw) -> NMN:
+    torch.manual_seed(seed)
+    return NMN(kw.pop("in_dim", 12), kw.pop("num_classes", 3), **{"width": 10, "slots": 7, "mem_width": 5,
+                                                                  "read_heads": 2, **kw})
+
+
+def episode(model, B=3, T=9, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(B, T, model.in_dim, generator=g), torch.randint(0, model.num_classes, (B, T), generator=g)
+
+
+def trained_sg(model, seed=2):
+    torch.manual_seed(seed)
+    return SyntheticGradients(model, zero_init=False)
+
+
+def gauss_pool(n_classes=8, per=12, d=12, sep=3.0, seed=0) -> ClassPool:
+    g = torch.Generator().manual_seed(seed)
+    x = sep * torch.randn(n_classes, 1, d, generator=g) + torch.randn(n_classes, per, d, generator=g)
+    return ClassPool(x, tuple(map(str, range(n_classes))))
+
+
+# ---------------------------------------------------------------- memory
+def reference_step(M, w_r, w_u, k, a, alpha, gamma):
+    """MANN LRUA step written per episode and head with Python loops (float64)."""
+    B, N, W = M.shape
+    R = k.shape[1]
+    M, w_rn, w_un, w_w = M.clone(), torch.zeros_like(w_r), torch.zeros_like(w_u), torch.zeros_like(w_r)
+    r = torch.zeros(B, R, W, dtype=M.dtype)
+    for b in range(B):
+        order = sorted(range(N), key=lambda i: float(w_u[b, i]))
+        lu = torch.zeros(N, dtype=M.dtype)
+        lu[order[:R]] = 1.0
+        M[b, order[0]] = 0.0
+        for h in range(R):
+            s = 1.0 / (1.0 + torch.exp(-alpha[b, h]))
+            w_w[b, h] = s * w_r[b, h] + (1 - s) * lu
+        for h in range(R):
+            M[b] = M[b] + torch.outer(w_w[b, h], a[b, h])
+        for h in range(R):
+            sim = torch.stack([(k[b, h] / (k[b, h].norm() + 1e-8)) @ (M[b, i] / (M[b, i].norm() + 1e-8)) for i in range(N)])
+            w_rn[b, h] = torch.exp(sim) / torch.exp(sim).sum()
+            r[b, h] = sum(w_rn[b, h, i] * M[b, i] for i in range(N))
+        w_un[b] = gamma * w_u[b] + w_rn[b].sum(0) + w_w[b].sum(0)
+    return r, M, w_rn, w_un, w_w
+
+
+def test_lrua_step_matches_loop_reference_float64():
+    g = torch.Generator().manual_seed(0)
+    B, N, W, R, gamma = 3, 6, 4, 2, 0.9
+    mem = LRUAMemory(N, W, R, gamma)
+    st = mem.initial(B, like=torch.zeros((), dtype=torch.float64))
+    st.M = torch.randn(B, N, W, generator=g, dtype=torch.float64)
+    st.w_r = torch.softmax(torch.randn(B, R, N, generator=g, dtype=torch.float64), -1)
+    st.w_u = torch.rand(B, N, generator=g, dtype=torch.float64)
+    k, a = (torch.randn(B, R, W, generator=g, dtype=torch.float64) for _ in range(2))
+    alpha = torch.randn(B, R, generator=g, dtype=torch.float64)
+    r, new, w_w = mem.step(st, k, a, alpha)
+    r_ref, M_ref, wr_ref, wu_ref, ww_ref = reference_step(st.M, st.w_r, st.w_u, k, a, alpha, gamma)
+    for ours, ref in ((r, r_ref), (new.M, M_ref), (new.w_r, wr_ref), (new.w_u, wu_ref), (w_w, ww_ref)):
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_lrua_initial_state_and_least_used_check():
+    st = LRUAMemory(5, 3, 2).initial(4, like=torch.zeros(()))
+    assert st.M.shape == (4, 5, 3) and torch.all(st.M == M_INIT) and st.w_r.abs().sum() == 0 and st.w_u.abs().sum() == 0
+    assert checks.lrua_least_used_ok() == 1.0
+    assert checks.lrua_least_used_ok(slots=12, heads=3, seed=4) == 1.0
+
+
+def test_lrua_bad_arguments():
+    with pytest.raises(ValueError, match="read_heads"):
+        LRUAMemory(2, 3, 3)
+    with pytest.raises(ValueError, match="gamma"):
+        LRUAMemory(4, 3, 1, gamma=1.5)
+    mem = LRUAMemory(4, 3, 2)
+    st = mem.initial(1, like=torch.zeros(()))
+    with pytest.raises(ValueError, match="keys"):
+        mem.step(st, torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2))
+
+
+# ---------------------------------------------------------------- fast step and S
+def test_fast_step_is_the_autograd_vjp_float64():
+    assert checks.fast_step_vjp_error() < 1e-12
+    assert checks.fast_step_vjp_error(in_dim=3, out_dim=9, B=2, eta=1.7, seed=3) < 1e-12
+
+
+def test_fast_forward_uses_the_increments():
+    lin = FastLinear(4, 3).double()
+    x = torch.randn(2, 4, dtype=torch.float64)
+    dW, db = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
+    ref = torch.stack([(lin.weight + dW[b]) @ x[b] + lin.bias + db[b] for b in range(2)])
+    torch.testing.assert_close(lin.fast_forward(x, (dW, db)), ref)
+    torch.testing.assert_close(lin.fast_forward(x, None), lin(x))
+
+
+def test_eta0_is_exactly_mann_and_eta_positive_is_not():
+    m = small()
+    assert checks.eta0_max_diff(m) == 0.0
+    x, y = episode(m)
+    sg = trained_sg(m)
+    with torch.no_grad():
+        assert (m(x, y) - m(x, y, sg=sg, eta_fast=0.05)).abs().max() > 1e-4
+
+
+def test_zero_init_sg_gives_zero_first_update():
+    m = small()
+    assert checks.zero_init_fast_update(m) == 0.0
+    S = SyntheticGradient(4, cond_dim=2)
+    assert torch.all(S(torch.randn(5, 4), torch.randn(5, 2)) == 0)
+    S2 = SyntheticGradient(4, cond_dim=2, zero_init=False)
+    assert S2(torch.randn(5, 4), torch.randn(5, 2)).abs().sum() > 0
+    with pytest.raises(ValueError, match="condition"):
+        S(torch.randn(5, 4))
+
+
+def test_toy_sg_regression_reaches_the_true_gradient():
+    assert checks.toy_sg_cosine() > 0.9
+    assert abs(checks.toy_sg_cosine(steps=0)) < 1e-6  # zero-initialised S predicts 0: cosine 0
+
+
+# ---------------------------------------------------------------- the NMN
+def test_prediction_at_t_does_not_see_label_t_or_later():
+    m = small()
+    sg = trained_sg(m)
+    x, y = episode(m, T=8)
+    t = 4
+    y2 = y.clone()
+    y2[:, t:] = (y[:, t:] + 1) % m.num_classes
+    with torch.no_grad():
+        a, b = m(x, y, sg=sg, eta_fast=0.1), m(x, y2, sg=sg, eta_fast=0.1)
+    torch.testing.assert_close(a[:, :t + 1], b[:, :t + 1], rtol=0, atol=0)
+    assert (a[:, t + 1:] - b[:, t + 1:]).abs().max() > 1e-5  # label t does reach step t + 1
+
+
+def test_fast_weights_are_per_episode_and_reset():
+    m = small()
+    sg = trained_sg(m)
+    x, y = episode(m, B=3)
+    with torch.no_grad():
+        both = m(x, y, sg=sg, eta_fast=0.1)
+        alone = m(x[:1], y[:1], sg=sg, eta_fast=0.1)
+        again = m(x, y, sg=sg, eta_fast=0.1)
+    torch.testing.assert_close(both[:1], alone, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(both, again, rtol=0, atol=0)
+
+
+def test_true_gradient_of_output_controller_is_softmax_minus_onehot():
+    m = small()
+    sg = trained_sg(m)
+    x, y = episode(m, B=2, T=6)
+    tr = m(x, y, sg=sg, eta_fast=0.05, trace=True)
+    _, g = true_gradients(tr, y)
+    ref = torch.softmax(tr.logits, -1) - F.one_hot(y, m.num_classes).float()
+    torch.testing.assert_close(g["out"], ref.detach(), rtol=1e-5, atol=1e-6)
+    assert set(g) == set(CONTROLLERS) and g["read"].shape == (2, 6, 10)
+    cos = sg_cosine(m, sg, x, y, eta_fast=0.05)
+    assert set(cos) == {f"sg_cos_{k}" for k in CONTROLLERS} and all(-1 <= v <= 1 for v in cos.values())
+
+
+def test_learner_regresses_S_onto_the_true_gradient():
+    """One step with lr = 0 for everything but S's regression: the S gradient equals that of
+    mse(S(u), g_true) with g_true from autograd; after 150 steps S points along g_out."""
+    m = small()
+    sg = SyntheticGradients(m)
+    L = FastSlowLearner(m, sg, eta_fast=0.05, lr=3e-3, batch_size=4, episodes_per_epoch=8, n_way=3, k_per_class=3)
+    pool = gauss_pool()
+    g = torch.Generator().manual_seed(0)
+    x, y = sample_episodes(pool, 8, n_way=3, k_per_class=3, generator=g)
+    before = sg_cosine(m, sg, x, y, eta_fast=0.05)["sg_cos_out"]
+    for _ in range(150):
+        L.step(*sample_episodes(pool, 4, n_way=3, k_per_class=3, generator=g))
+    after = sg_cosine(m, sg, x, y, eta_fast=0.05)["sg_cos_out"]
+    assert before == 0.0 and after > 0.8
+
+
+def test_fast_path_learns_within_an_episode():
+    """An oracle feedback path (g_hat_out = softmax(u) - y, zero elsewhere) turns the output controller's
+    fast steps into a delta rule: a random NMN then classifies later presentations of well-separated
+    classes far above chance, and eta = 0 does not."""
+    m = small(in_dim=12, num_classes=3, width=32)
+
+    class Oracle(torch.nn.Module):
+        def __init__(self, out):
+            super().__init__()
+            self.out = out
+
+        def forward(self, u, y):
+            return torch.softmax(u, -1) - y if self.out else torch.zeros_like(u)
+
+    sg = torch.nn.ModuleDict({k: Oracle(k == "out") for k in CONTROLLERS})
+    x, y = sample_episodes(gauss_pool(sep=4.0), 200, n_way=3, k_per_class=6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fast = accuracy_by_presentation(m(x, y, sg=sg, eta_fast=0.5), y, (4, 5, 6))
+        slow = accuracy_by_presentation(m(x, y, sg=sg, eta_fast=0.0), y, (4, 5, 6))
+    assert min(fast.values()) > 60.0 and max(slow.values()) < 45.0
+
+
+def test_nmn_bad_inputs():
+    m = small()
+    x, y = episode(m)
+    with pytest.raises(ValueError, match="x must be"):
+        m(x[..., :5], y)
+    with pytest.raises(ValueError, match="labels"):
+        m(x, y + m.num_classes)
+    with pytest.raises(ValueError, match="eta_fast"):
+        m(x, y, eta_fast=0.1)
+    with pytest.raises(ValueError, match="float targets"):
+        m(x, torch.zeros(3, 9, 2))
+    with pytest.raises(ValueError, match="n_way"):
+        FastSlowLearner(m, None, eta_fast=0.0, n_way=5)
+    with pytest.raises(ValueError, match="eta_fast"):
+        FastSlowLearner(m, None, eta_fast=0.1, n_way=3)
+
+
+# ---------------------------------------------------------------- episodes
+def test_sample_episodes_structure():
+    pool = gauss_pool(n_classes=8, per=12)
+    x, y = sample_episodes(pool, 50, n_way=5, k_per_class=4, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (50, 20, 12) and y.shape == (50, 20)
+    assert torch.all(F.one_hot(y, 5).sum(1) == 4)  # every label k times
+    flat = pool.x.flatten(0, 1)
+    which = (x.unsqueeze(2) == flat).all(-1).float().argmax(-1)  # (50, 20) row of the pool
+    cls, img = which // 12, which % 12
+    for e in range(50):
+        for lab in range(5):
+            c = cls[e][y[e] == lab]
+            assert torch.all(c == c[0]) and img[e][y[e] == lab].unique().numel() == 4
+        assert cls[e].unique().numel() == 5
+    assert (cls[y == 0]).unique().numel() > 3  # label 0 means different classes in different episodes
+    x2, y2 = sample_episodes(pool, 50, n_way=5, k_per_class=4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    with pytest.raises(ValueError, match="n_way"):
+        sample_episodes(pool, 2, n_way=9)
+    with pytest.raises(ValueError, match="k_per_class"):
+        sample_episodes(pool, 2, k_per_class=13)
+
+
+def test_presentation_index_and_accuracy():
+    y = torch.tensor([[0, 1, 0, 0, 2, 1]])
+    assert presentation_index(y).tolist() == [[1, 1, 2, 3, 1, 2]]
+    logits = F.one_hot(torch.tensor([[0, 2, 0, 1, 2, 1]]), 3).float()
+    acc = accuracy_by_presentation(logits, y, (1, 2, 3, 4))
+    assert acc[1] == pytest.approx(200 / 3) and acc[2] == 100.0 and acc[3] == 0.0 and acc[4] != acc[4]
+
+
+def test_from_classes_downsamples_and_groups():
+    imgs = torch.arange(6 * 16, dtype=torch.float32).view(6, 1, 4, 4)
+    labels = torch.tensor([0, 1, 0, 1, 2, 0])
+    pool = from_classes(imgs, labels, [0, 1], size=2, prefix="m-")
+    assert pool.x.shape == (2, 2, 4) and pool.names == ("m-0", "m-1")
+    torch.testing.assert_close(pool.x[0, 0], F.avg_pool2d(imgs[0:1], 2).flatten())
+    assert from_classes(imgs, labels, [0], per_class=1, size=None).x.shape == (1, 1, 16)
+    with pytest.raises(ValueError, match="images"):
+        from_classes(imgs[:, 0], labels, [0])
+
+
+# ---------------------------------------------------------------- learner
+def _learner(seed=0):
+    m = small(seed)
+    torch.manual_seed(seed)
+    sg = SyntheticGradients(m, hidden=8)
+    return FastSlowLearner(m, sg, eta_fast=0.05, lr=3e-3, batch_size=4, episodes_per_epoch=8, n_way=3, k_per_class=3)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    pool = gauss_pool()
+    ev = sample_episodes(pool, 6, n_way=3, k_per_class=3, generator=torch.Generator().manual_seed(9))
+    full = _learner()
+    h_full = full.fit(pool, epochs=3, eval_data=ev, run_dir=tmp_path / "a", seed=5, progress=False)
+    part = _learner()
+    part.fit(pool, epochs=1, eval_data=ev, run_dir=tmp_path / "b", seed=5, progress=False)
+    resumed = _learner(seed=1)  # different init: everything must come from the checkpoint
+    h_res = resumed.fit(pool, epochs=3, eval_data=ev, run_dir=tmp_path / "b", seed=5, resume=True, progress=False)
+    sa, sb = full.state_dict(), resumed.state_dict()
+    for part_name in ("model", "sg"):
+        for k, v in sa[part_name].items():
+            assert torch.equal(v, sb[part_name][k]), k
+    assert [r["loss"] for r in h_full] == [r["loss"] for r in h_res]
+    assert h_full[-1]["test_acc"] == h_res[-1]["test_acc"]
+
+
+def test_slow_step_descends_the_episode_loss():
+    """Back-prop through time with Adam fits a fixed batch of episodes (the slow path's sign and scale)."""
+    m = small()
+    L = FastSlowLearner(m, None, eta_fast=0.0, lr=1e-2, batch_size=8, episodes_per_epoch=8, n_way=3, k_per_class=3)
+    x, y = sample_episodes(gauss_pool(sep=4.0), 8, n_way=3, k_per_class=3, generator=torch.Generator().manual_seed(0))
+    before = L.evaluate((x, y))["test_loss"]
+    rows = [L.step(x, y) for _ in range(40)]
+    assert rows[0]["loss"] == pytest.approx(before, rel=1e-5) and rows[0]["sg_loss"] == 0.0
+    assert L.evaluate((x, y))["test_loss"] < 0.7 * before
