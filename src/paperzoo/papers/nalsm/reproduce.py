@@ -62,8 +62,8 @@ PROTOCOLS = {
                     init_epochs=2, batch_size=100, readout_epochs=30, readout_batch=100, bf_samples=10, checks=True,
                     threads=1),
     "cpu": Config("card cpu ladder on one core: NALSM1000 vs LSM+STDP on MNIST, 2000 x 20 ms init, 100 ms "
-                  "extraction, 1000/250/500 train/val/test, readout 200 epochs (about 5 min per model on one core)",
-                  n_init=2_000, init_epochs=2, steps=100, n_train=1_000, n_val=250, n_test=500, batch_size=125,
+                  "extraction, 2000/250/500 train/val/test, readout 200 epochs (about 3 CPU-minutes per model)",
+                  n_init=2_000, init_epochs=2, steps=100, n_train=2_000, n_val=250, n_test=500, batch_size=125,
                   readout_batch=125, threads=1),
     "full": Config("paper setting (NALSM1000, MNIST): 50 000 x 20 ms init, 250 ms extraction, 50k/10k/10k, "
                    "readout 200 epochs; one GPU (not run here)", batch_size=500),
