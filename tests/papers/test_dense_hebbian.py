@@ -301,3 +301,38 @@ def test_bad_input_is_refused():
         paperzoo.reproduce("dense-hebbian", "smoke", overrides={"Ps": (2, 3)}, progress=False)
     with pytest.raises(ValueError, match="data must name"):
         paperzoo.reproduce("dense-hebbian", "smoke", overrides={"data": ("svhn",)}, progress=False)
+
+
+def test_bad_input_theory_and_learner():
+    for bad in (lambda: theory.rho(0.0, 3), lambda: theory.rho(1.2, 3), lambda: theory.m_T0_low_load(0.3, 0),
+                lambda: theory.snr(3, 100, 5, 0.3, 2), lambda: theory.snr(4, 0, 5, 0.3, 2),
+                lambda: theory.snr(4, 100, 0, 0.3, 2), lambda: theory.capacity_estimate(3, 100),
+                lambda: theory.capacity_estimate(4, 1), lambda: theory.majority_overlap(torch.ones(2, 3), torch.ones(3, 2))):
+        with pytest.raises(ValueError):
+            bad()
+    assert theory.rho(1.0, 3) == 0.0 and theory.m_T0_low_load(1.0, 4) == pytest.approx(1.0)
+    xi = make_archetypes(2, 10, generator=gen(30))
+    net = DenseHebbian(2, xi)
+    with pytest.raises(ValueError, match="sweeps"):
+        monte_carlo(net, xi, sweeps=0)
+    with pytest.raises(ValueError, match="even"):
+        HebbianLearner(2, 10, P=5)
+    learner = HebbianLearner(2, 10, P=2, schedule=(1,))
+    with pytest.raises(RuntimeError, match="no example"):
+        learner.network()
+    with pytest.raises(ValueError, match=r"data holds \(K, N\)"):
+        learner.fit(RandomExamples(make_archetypes(3, 10, generator=gen(31)), 0.5), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="beyond the schedule"):
+        learner.fit(RandomExamples(xi, 0.5), epochs=2, progress=False)
+    with pytest.raises(ValueError, match="state holds"):
+        learner.load_state_dict({"sums": torch.zeros(3, 10, dtype=F64), "count": 1})
+    learner.load_state_dict({"sums": xi * 2, "count": 2})
+    assert torch.equal(learner.eta_bar, xi) and learner.to("cpu") is learner and learner.steps_per_epoch(None) is None
+    with pytest.raises(ValueError, match="xi must be"):
+        RandomExamples(torch.ones(3, dtype=F64), 0.5)
+    with pytest.raises(ValueError, match="class 1 has only"):
+        ClassExamples.from_labelled(xi, torch.tensor([0, 0]), 1, 2)
+    assert ClassExamples.from_labelled(xi, torch.tensor([1, 0]), 1, 2).x[:, 0].equal(xi.flip(0))
+    # T = 0 run with until_stable=False runs all its sweeps; a fixed point stays put
+    res = monte_carlo(net, xi, sweeps=3, until_stable=False, generator=gen(32))
+    assert res.sweeps == 3 and res.flips == [0, 0, 0] and torch.equal(res.sigma, xi) and res.stable.all()
