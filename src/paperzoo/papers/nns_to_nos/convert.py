@@ -56,11 +56,21 @@ class InterpConv2d(nn.Conv2d):
         if s == 1.0:
             return self.weight, self.padding
         kh, kw = self.kernel_size
+        exact = (s * (kh - 1) + 1, s * (kw - 1) + 1)
+        if any(abs(e - round(e)) > 1e-9 for e in exact):
+            raise ValueError(f"InterpConv2d: scale {s:g} maps a {kh} x {kw} kernel to {exact[0]:g} x {exact[1]:g} taps; "
+                             f"use a resolution whose ratio to the base makes s (k - 1) + 1 an integer")
         k2 = (int(s * kh - s + 1), int(s * kw - s + 1))
         if min(k2) < 1:
             raise ValueError(f"InterpConv2d: scale {s} shrinks a {kh} x {kw} kernel to nothing")
+        pad = tuple(int(p * s) for p in self.padding)
+        for k, p, k_new, p_new in zip(self.kernel_size, self.padding, k2, pad):
+            if k - 1 == 2 * p and k_new - 1 != 2 * p_new:
+                raise ValueError(f"InterpConv2d: at scale {s:g} a size-preserving {k}-tap convolution becomes {k_new} taps "
+                                 f"with padding {p_new}, which is not size-preserving; use a resolution ratio that keeps "
+                                 f"s (k - 1) + 1 odd")
         w = resize(self.weight, k2, self.mode) / (k2[0] * k2[1] / (kh * kw))
-        return w, tuple(int(p * s) for p in self.padding)
+        return w, pad
 
     def forward(self, x):
         w, pad = self.scaled_kernel(self._scale.value)
@@ -96,10 +106,10 @@ class InterpConvTranspose2d(nn.ConvTranspose2d):
 def _swap(module: nn.Module, scale: _Scale, mode: str) -> int:
     n = 0
     for name, child in module.named_children():
-        if type(child) is nn.Conv2d:
+        if isinstance(child, nn.Conv2d) and not isinstance(child, InterpConv2d):
             setattr(module, name, InterpConv2d.from_conv(child, scale, mode))
             n += 1
-        elif type(child) is nn.ConvTranspose2d:
+        elif isinstance(child, nn.ConvTranspose2d) and not isinstance(child, InterpConvTranspose2d):
             setattr(module, name, InterpConvTranspose2d.from_conv(child, scale, mode))
             n += 1
         else:
