@@ -67,11 +67,11 @@ def low_load(ctx, *, N: int, K: int, P: int, r: float, M: int, seeds: Sequence[i
     for s in seeds:
         sub = ctx.sub(f"lowload-s{s}")
         xi = make_archetypes(K, N, generator=torch.Generator().manual_seed(sub.seed))
-        learner = HebbianLearner(K, N, P=P, schedule=(M,), eval_seed=sub.seed)
+        learner = HebbianLearner(K, N, P=P, schedule=(M,), eval_seed=sub.seed).to(ctx.device)
         learner.fit(RandomExamples(xi, r), epochs=1, ctx=sub, desc=f"low load s{s}")
-        res = monte_carlo(learner.network(), xi, generator=torch.Generator().manual_seed(sub.seed))
-        m = (res.sigma * xi).mean(1)
-        gaps.append(float((m - theory.majority_overlap(learner.eta_bar, xi)).abs().max()))
+        res = monte_carlo(learner.network(), xi.to(ctx.device), generator=torch.Generator().manual_seed(sub.seed))
+        m = (res.sigma.cpu() * xi).mean(1)
+        gaps.append(float((m - theory.majority_overlap(learner.eta_bar.cpu(), xi)).abs().max()))
         ms.append(float(m.mean()))
     binom = theory.m_T0_low_load(r, M)
     ctx.table("low-load", [{"seed": s, "m (mean over starts)": m, "max |m - majority|": g} for s, m, g in
@@ -89,8 +89,8 @@ def capacity(ctx, *, N: int, Ps: Sequence[int], Ks: Sequence[int], starts: int, 
         xi = make_archetypes(K, N, generator=g)
         row = {"K": K, "alpha = K/N": K / N}
         for P in Ps:
-            res = monte_carlo(DenseHebbian(P, xi), xi[:starts], generator=g, sweeps=50)
-            m = (res.sigma * xi[:starts]).mean(1)
+            res = monte_carlo(DenseHebbian(P, xi.to(ctx.device)), xi[:starts], generator=g, sweeps=50)
+            m = (res.sigma.cpu() * xi[:starts]).mean(1)
             frac = float((m >= threshold).double().mean())
             row[f"P={P} success"], row[f"P={P} mean m"] = frac, float(m.mean())
             out[f"capacity_p{P}_success_K{K}"] = frac
@@ -113,7 +113,7 @@ def learning_curves(ctx, *, N: int, K: int, Ps: Sequence[int], rs: Sequence[floa
         for r in rs:
             sub = ctx.sub(f"lc-P{P}-r{r}")
             xi = make_archetypes(K, N, generator=torch.Generator().manual_seed(sub.seed))
-            learner = HebbianLearner(K, N, P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed)
+            learner = HebbianLearner(K, N, P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed).to(ctx.device)
             hist = learner.fit(RandomExamples(xi, r), epochs=len(Ms), eval_data=RetrievalTask(xi, torch.arange(K), xi),
                                ctx=sub, desc=f"learning curve P={P} r={r}")
             curves[f"P={P} r={r}"] = [h["m"] for h in hist]
@@ -139,7 +139,7 @@ def detection(ctx, *, N: int, K: int, Ps: Sequence[int], r: float, Ms: Sequence[
     for P in Ps:
         sub = ctx.sub(f"detect-P{P}")
         xi = make_archetypes(K, N, generator=torch.Generator().manual_seed(ctx.seed * 31 + 7))
-        learner = HebbianLearner(K, N, P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed)
+        learner = HebbianLearner(K, N, P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed).to(ctx.device)
         hist = learner.fit(RandomExamples(xi, r), epochs=len(Ms), eval_data=RetrievalTask(None, torch.arange(K), xi),
                            ctx=sub, desc=f"detection P={P}")
         for h in hist:
@@ -171,7 +171,8 @@ def attractors(ctx, *, dataset: str, Ps: Sequence[int], Ms: Sequence[int], n_tes
     rows, out = [], {}
     for P in Ps:
         sub = ctx.sub(f"{tag}-P{P}")
-        learner = HebbianLearner(10, xtr.shape[1], P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed, center=center)
+        learner = HebbianLearner(10, xtr.shape[1], P=P, schedule=Ms, sweeps=sweeps, eval_seed=sub.seed,
+                                 center=center).to(ctx.device)
         hist = learner.fit(source, epochs=len(Ms), eval_data=task, ctx=sub, desc=f"{tag} P={P}")
         for h in hist:
             rows.append({"P": P, "M": h["M"], "attractor acc": h["acc"], "overlap with own sign(eta_bar)": h["m_example"],

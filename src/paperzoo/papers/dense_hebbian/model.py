@@ -111,7 +111,7 @@ class DenseHebbian(nn.Module):
     def _states(self, sigma: torch.Tensor) -> torch.Tensor:
         if sigma.ndim != 2 or sigma.shape[1] != self.N:
             raise ValueError(f"sigma must be (B, {self.N}), got shape {tuple(sigma.shape)}")
-        return sigma.to(self.patterns.dtype)
+        return sigma.to(self.patterns)  # the patterns' dtype and device
 
     def overlaps(self, sigma: torch.Tensor) -> torch.Tensor:
         """n_a(sigma) = sum_i pattern_a,i sigma_i / (N sqrt R), shape (B, A)."""
