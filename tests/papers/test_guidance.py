@@ -166,10 +166,21 @@ def test_copy_paste_rows_match_a_loop_reference():
         assert yr == [0] * (length + 1) + s + [12] + [0] * (16 - 2 * length - 2)
         assert all(0 <= v < 10 for v in s)
     assert lengths == set(range(3, 8))
-    xb, yb = trim_batch(d.x[:5], d.y[:5])
-    assert xb.shape[1] == 2 * max(d.x[:5].tolist()[i].index(11) for i in range(5)) + 2 and torch.equal(yb, d.y[:5, :xb.shape[1]])
-    with pytest.raises(ValueError):
-        copy_paste_dataset(4, lmin=5, lmax=3)
+    short = [i for i, r in enumerate(d.x.tolist()) if r.index(11) <= 5][:6]  # longest of them: 5 < lmax = 7
+    xb, yb = trim_batch(d.x[short], d.y[short])
+    width = 2 * max(d.x[i].tolist().index(11) for i in short) + 2
+    assert width < 16 and xb.shape[1] == width and torch.equal(xb, d.x[short, :width]) and torch.equal(yb, d.y[short, :width])
+    assert len(copy_paste_dataset(1)) == 1 and copy_paste_dataset(2, lmin=1, lmax=1).x.shape == (2, 4)
+    assert int(copy_paste_dataset(200, vocab=3).x.max()) == 5  # EOS = vocab + 2
+    dflt = copy_paste_dataset(300)  # paper defaults: lengths 20..40, digits 0..9, fixed seed 0
+    lens = (dflt.x == 11).float().argmax(1)
+    assert dflt.x.shape == (300, 82) and int(lens.min()) == 20 and int(lens.max()) == 40
+    assert torch.equal(dflt.x, copy_paste_dataset(300, generator=torch.Generator().manual_seed(0)).x)
+    assert int(dflt.y.max()) == 12 and int(dflt.x[:, :20].max()) == 9
+    for bad in ({"n": 0}, {"n": 2.0}, {"n": 4, "lmin": 5, "lmax": 3}, {"n": 4, "lmin": 0}, {"n": 4, "lmin": 2.0},
+                {"n": 4, "lmax": 40.0}, {"n": 4, "vocab": 0}, {"n": 4, "vocab": 2.0}):
+        with pytest.raises(ValueError):
+            copy_paste_dataset(**bad)
 
 
 # ---------------------------------------------------------------- loss and learner
@@ -228,7 +239,8 @@ def test_learner_losses_and_init_only_switch():
     row = ln.train_epoch(data, epoch=0, generator=torch.Generator().manual_seed(0), progress=_NoBar())
     assert row["guided_steps"] == 2 and ln.step == 4 and len(row["cka"]) == 2
     assert row["loss"] == pytest.approx(row["task_loss"] + row["align_loss"], rel=1e-6) and row["align_loss"] > 0
-    out = target(data.x[:16])
+    with torch.no_grad():
+        out = target(data.x[:16])
     mask = data.y[:16] != 0
     assert float(ln.task_loss(out, data.y[:16])) == pytest.approx(float(F.cross_entropy(out[mask], data.y[:16][mask])))
     ev = ln.evaluate(data)
@@ -320,3 +332,80 @@ def test_protocols_and_tiny_full(tmp_path, monkeypatch):
     assert r.metrics["guide_max_change"] == 0.0 and 0 <= r.metrics["cp_guided_acc"] <= 100
     with pytest.raises(ValueError, match="parts"):
         pz.reproduce("guidance", "smoke", out=tmp_path / "x", progress=False, overrides={"parts": ("nope",)})
+
+
+def test_positional_encoding_conv_guide_and_fcn_details():
+    from paperzoo.papers.guidance import models
+
+    pe = models.PositionalEncoding(6, dropout=0.0).eval()
+    p = torch.arange(5.0).unsqueeze(1)
+    i = torch.arange(3.0)
+    ref = torch.stack([torch.sin(p / 10000 ** (2 * i / 6)), torch.cos(p / 10000 ** (2 * i / 6))], -1).reshape(5, 6)
+    assert torch.allclose(pe(torch.zeros(1, 5, 6))[0], ref, atol=1e-6)
+    assert models.PositionalEncoding(4, dropout=0.3).dropout.p == 0.3
+    c = ConvGuide(3, 7, width=5, depth=3)
+    convs = [m for m in c.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.padding) for m in convs] == \
+        [(3, 5, (3, 3), (1, 1)), (5, 10, (3, 3), (1, 1)), (10, 20, (3, 3), (1, 1))]
+    assert c(torch.rand(2, 3, 9, 9)).shape == (2, 7) and c.fc.in_features == 20
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in c.modules()) == 3
+    assert sum(isinstance(m, nn.MaxPool2d) for m in c.modules()) == 3
+    f = DeepFCN(12, 3, width=6, depth=2)
+    assert [type(m) for m in f.blocks[1]] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout]
+    assert f(torch.rand(4, 3, 2, 2)).shape == (4, 3)
+    t = CausalTransformer(width=8, depth=1, nhead=2, dim_feedforward=5, dropout=0.2)
+    layer = t.decoder[0]
+    assert layer.linear1.out_features == 5 and layer.self_attn.num_heads == 2 and layer.dropout.p == 0.2
+    assert t.pos.dropout.p == 0.2 and t.final_layer.out_features == 13
+    r = StackedRNNLM(width=6, depth=3, embedding_dim=4)
+    assert [m.input_size for m in r.rnn] == [4, 6, 6] and all(m.nonlinearity == "tanh" for m in r.rnn)
+    assert r.embedding.num_embeddings == 13 and r.fc.out_features == 13
+
+
+def test_evaluate_pools_over_batches_and_clip_is_applied(monkeypatch):
+    target, guide = _pair()
+    data = copy_paste_dataset(50, lmin=3, lmax=9)
+    a = GuidanceLearner(target, task="copy-paste", eval_batch=7).evaluate(data)
+    b = GuidanceLearner(target, task="copy-paste", eval_batch=1000).evaluate(data)
+    assert a["acc"] == pytest.approx(b["acc"]) and a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+    calls = []
+    real = nn.utils.clip_grad_norm_
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", lambda params, c: calls.append(c) or real(params, c))
+    ln = GuidanceLearner(target, task="copy-paste", batch_size=25, clip=0.25)
+    row = ln.train_epoch(data, epoch=0, generator=torch.Generator().manual_seed(0), progress=_NoBar())
+    assert calls == [0.25, 0.25] and row["guided_steps"] == 0 and row["align_loss"] == 0 and "cka" not in row
+    gl = GuidanceLoss(target, guide, mapping=[(0, 0), (7, 1)])
+    ev = GuidanceLearner(target, gl, task="align", batch_size=25).evaluate(data)
+    assert len(ev["cka"]) == 2 and ev["cka_mean"] == pytest.approx(sum(ev["cka"]) / 2)
+
+
+def test_cka_and_map_input_checks():
+    for a, b in ((torch.randn(5), torch.randn(5, 2)), (torch.randn(5, 2), torch.randn(5))):
+        with pytest.raises(ValueError, match="same n"):
+            linear_cka(a, b)
+    assert float(linear_cka(torch.tensor([[0.0], [1.0]]), torch.tensor([[3.0], [5.0]]))) == pytest.approx(1.0)
+    for bad in ((3, 0), (2.0, 3), (3, 2.0), (-1, 2)):
+        with pytest.raises(ValueError):
+            layer_map(*bad)
+
+
+def test_guidance_loss_repeated_calls_guide_input_alpha_zero_and_steps():
+    target, guide = _pair(dropout=0.0)
+    x = copy_paste_dataset(32, lmin=3, lmax=6).x
+    gl = GuidanceLoss(target, guide)
+    first, second = gl(x), gl(x)
+    assert float(first.loss.detach()) == float(second.loss.detach()) and list(second.cka) == [(7, 0), (15, 1)]
+    assert not target._forward_hooks and not any(m._forward_hooks for m in guide.modules())  # hooks removed
+    other = copy_paste_dataset(32, lmin=3, lmax=6, generator=torch.Generator().manual_seed(9)).x
+    assert float(gl(x, guide_x=other).loss.detach()) != pytest.approx(float(first.loss.detach()))
+    assert float(gl(x, guide_x=x).loss.detach()) == pytest.approx(float(first.loss.detach()))
+    assert float(GuidanceLoss(target, guide, alpha=0)(x).loss.detach()) == 0.0
+    assert not GuidanceLoss(target, guide, steps=0).active(0)
+    for kw in ({"steps": -1}, {"steps": 1.5}, {"mapping": "nearest"}):
+        with pytest.raises(ValueError):
+            GuidanceLoss(target, guide, **kw)
+    with pytest.raises(TypeError):
+        GuidanceLoss(target, lambda z: z)
+    emb = nn.Sequential(nn.Embedding(13, 4))
+    with pytest.raises(ValueError, match="no activations"):
+        GuidanceLoss(emb, guide)(x)
