@@ -35,7 +35,7 @@ PAPER = Paper(
     claims=(
         Claim("smoke_m1", paper=0.8, source=_SMOKE, what="m_1 after 20 T = 0 sweeps from xi^1 (N 10 000, K 3, d 0.2)",
               bands={_ALL: Band(0.79, 0.81, reason="card smoke: m_1 = 0.800 +- 0.01")}),
-        Claim("smoke_m2_sorted", paper=0.16, source=_SMOKE, what="larger of the two other |magnetisations| (the sign of each is random)",
+        Claim("smoke_m2_sorted", paper=0.16, source=_SMOKE, what="larger of the two other |m| (each sign is random)",
               bands={_ALL: Band(0.135, 0.185, reason="card smoke: (1 - d) d = 0.160 +- 0.025 (finite-N noise)")}),
         Claim("smoke_m3_sorted", paper=0.032, source=_SMOKE, what="smaller of the two other |magnetisations|",
               bands={_ALL: Band(0.007, 0.057, reason="card smoke: (1 - d) d^2 = 0.032 +- 0.025")}),

@@ -49,8 +49,9 @@ class HebbianCouplings:
             raise ValueError(f"examples must be (..., K, M, N), got {tuple(examples.shape)}")
         K, M = examples.shape[-3], examples.shape[-2]
         if mode == "supervised":
-            return cls.supervised_from_sums(examples.float().sum(-2), M, d, r)
-        v = examples.float().reshape(*examples.shape[:-3], K * M, examples.shape[-1])
+            ex = examples if examples.is_floating_point() else examples.float()
+            return cls.supervised_from_sums(ex.sum(-2), M, d, r)
+        v = examples.reshape(*examples.shape[:-3], K * M, examples.shape[-1])
         return cls(v, torch.full((K * M,), 1.0 / ((1 - d) * dataset_R(r, M) * M)), mode)
 
     @classmethod
@@ -64,10 +65,11 @@ class HebbianCouplings:
 
     def overlaps(self, s: torch.Tensor) -> torch.Tensor:
         """``o_p = v^p . s``: ``(..., P)``."""
-        return torch.einsum("...pn,...n->...p", self.vectors, s)
+        return torch.einsum("...pn,...n->...p", self.vectors, s.to(self.vectors.dtype))
 
     def field(self, s: torch.Tensor, o: torch.Tensor | None = None) -> torch.Tensor:
         """``h_i = sum_{j != i} J_ij s_j`` for every ``i``."""
+        s = s.to(self.vectors.dtype)
         o = self.overlaps(s) if o is None else o
         full = torch.einsum("...pn,...p->...n", self.vectors, self.coef * o)
         diag = torch.einsum("...pn,p->...n", self.vectors * self.vectors, self.coef) * s

@@ -5,8 +5,8 @@ at once) and adds them to the Hebbian couplings: the supervised rule keeps the p
 ``sum_a eta^{mu, a}`` (so ``etabar`` is exact at every ``M``), the unsupervised rule keeps every example (rebuilt from
 the data, so a checkpoint stays small). ``evaluate`` runs Glauber dynamics from ``xi^1`` (blanks random) with the
 couplings learnt so far and reports the Mattis magnetisations: ``m1`` (with the starting archetype) and the sorted
-profile of ``|m_mu|``. The epoch's "loss" is the energy per spin of the first example of every archetype under the current couplings
-(the Hamiltonian is the cost function; it falls as the examples are stored).
+profile of ``|m_mu|``. Hebbian storage minimises nothing step by step; the epoch's ``loss`` (the protocol asks for
+one) is the energy per spin of the first example of every archetype under the current couplings, a diagnostic.
 """
 from __future__ import annotations
 
