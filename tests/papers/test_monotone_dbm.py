@@ -153,7 +153,7 @@ def test_bias_norm_connections_and_the_scale_follows_the_parameters():
     assert (lin.A.grad * (1 - lin.a_mask)).abs().max() == 0 and (lin.A.grad * lin.a_mask).abs().max() > 0
     with torch.no_grad():  # an optimiser-like step that blows A up: the next operator() rescales
         lin.A.mul_(10.0)
-    assert checks.min_eig_margin(lin) >= -1e-10 and float(lin.scale()) < 1
+    assert checks.min_eig_margin(lin) >= -1e-10 and float(lin.scale().detach()) < 1
     with pytest.raises(ValueError, match="tiers"):
         HollowMonotoneLinear([(3, 1)])
     with pytest.raises(ValueError, match="connections"):
