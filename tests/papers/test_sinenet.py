@@ -120,6 +120,16 @@ def test_disentangled_down_path_adds_exactly_the_reinjected_channels():
     assert net(torch.randn(1, 4, 1, 32, 32)).shape == (1, 1, 1, 32, 32)
 
 
+def test_group_norms_are_one_per_conv_and_optional():
+    kw = dict(in_fields=1, hidden=5, mult=1.6, waves=2, levels=3, blocks_per_level=2)
+    w = level_widths(5, 1.6, 3)
+    per_wave = 2 * sum(4 * (w[i + 1] + w[i]) for i in range(3))  # 2 blocks x 2 norms x (weight + bias) per level, down + up
+    assert count_sinenet(**kw) - count_sinenet(norm=False, **kw) == 2 * per_wave
+    net = SineNet(norm=False, activation="relu", **kw)
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in net.modules())
+    assert any(isinstance(m, torch.nn.ReLU) for m in net.modules())
+
+
 def test_circular_model_commutes_with_periodic_shifts_zero_padding_does_not():
     checks = structure_checks(1)
     assert checks["shift_err_circular"] < 1e-10
@@ -220,6 +230,11 @@ def test_evaluate_scores_a_persistence_model_like_the_baseline():
     ev, base = evaluate(_Last(), test, norm), persistence(test)
     assert abs(ev.one_step - base.one_step) < 1e-10 and abs(ev.rollout - base.rollout) < 1e-10
     assert len(ev.rollout_per_step) == 10
+    small = evaluate(_Last(), test, norm, batch=3)  # batching over windows and trajectories changes nothing
+    assert abs(small.one_step - ev.one_step) < 1e-12 and abs(small.rollout - ev.rollout) < 1e-12
+    net = SineNet(1, hidden=2, waves=1, levels=1).double().train()
+    evaluate(net, test[:, :, :, :8, :8], norm)
+    assert net.training  # the mode is restored
     # 15 frames: starts 0 and 1 are both admissible; the mean over starts equals the average of per-start errors
     per = [persistence(test[:, s:s + 14]).rollout for s in (0, 1)]
     assert abs(base.rollout - sum(per) / 2) < 1e-12
