@@ -137,6 +137,10 @@ def test_examples_have_the_card_statistics_and_images_binarise_at_threshold():
     x = torch.tensor([[[0.5, 0.51], [0.0, 1.0]]])
     assert binarize_images(x).tolist() == [[-1.0, 1.0, -1.0, 1.0]]
     assert binarize_images(x, thr=0.6).tolist() == [[-1.0, -1.0, -1.0, 1.0]]
+    assert binarize_images(x).dtype == torch.float32 and binarize_images(x.double()).dtype == F64
+    assert binarize_images(torch.rand(3, 4)).shape == (3, 4)
+    with pytest.raises(ValueError, match="batch"):
+        binarize_images(torch.rand(5))
 
 
 # ---- theory -----------------------------------------------------------------------------------------------------
@@ -158,7 +162,8 @@ def test_card_values_and_scalings():
     assert theory.snr(4, 1000, 40, 0.3, 5) / s == pytest.approx(0.5)
     assert s == pytest.approx(1000 ** 1.5 / (math.sqrt(10 * 15) * (1 + theory.rho(0.3, 5)) ** 2))
     assert theory.snr(2, 1000, 10, 0.3, 5) == pytest.approx(1000 ** 0.5 / (math.sqrt(10) * (1 + theory.rho(0.3, 5))))
-    assert theory.double_factorial(7) == 105 and theory.double_factorial(0) == 1
+    assert theory.double_factorial(7) == 105 and theory.double_factorial(0) == 1 and theory.double_factorial(-1) == 1
+    assert theory.snr(2, 1, 1, 1.0, 1) == 1.0  # N = K = 1, rho = 0: every factor is 1
 
 
 # ---- dynamics ---------------------------------------------------------------------------------------------------
@@ -326,8 +331,9 @@ def test_bad_input_theory_and_learner():
         learner.fit(RandomExamples(xi, 0.5), epochs=2, progress=False)
     with pytest.raises(ValueError, match="state holds"):
         learner.load_state_dict({"sums": torch.zeros(3, 10, dtype=F64), "count": 1})
-    learner.load_state_dict({"sums": xi * 2, "count": 2})
-    assert torch.equal(learner.eta_bar, xi) and learner.to("cpu") is learner and learner.steps_per_epoch(None) is None
+    learner.load_state_dict({"sums": (xi * 2).float(), "count": 2})
+    assert learner.sums.dtype == F64 and torch.equal(learner.eta_bar, xi) and learner.steps_per_epoch(None) is None
+    assert learner.to("cpu") is learner and torch.equal(learner.eta_bar, xi)
     with pytest.raises(ValueError, match="xi must be"):
         RandomExamples(torch.ones(3, dtype=F64), 0.5)
     with pytest.raises(ValueError, match="class 1 has only"):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from paperzoo.papers.dense_hebbian.model import DenseHebbian
+from paperzoo.papers.dense_hebbian.model import DenseHebbian, check_pm1
 
 SCHEMES = ("exact_overlap",)
 
@@ -53,8 +53,7 @@ def monte_carlo(model: DenseHebbian, sigma0: torch.Tensor, *, beta: float = math
     if sweeps < 1:
         raise ValueError(f"sweeps must be >= 1, got {sweeps}")
     sigma = model._states(sigma0).clone()
-    if not torch.all((sigma == 1) | (sigma == -1)):
-        raise ValueError("sigma0 must hold only +1/-1 entries")
+    check_pm1(sigma, "sigma0")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     B, N = sigma.shape
     dev = sigma.device

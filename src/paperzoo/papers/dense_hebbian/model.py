@@ -24,7 +24,8 @@ from torch import nn
 MODES = ("supervised", "unsupervised")
 
 
-def _check_pm1(x: torch.Tensor, name: str) -> None:
+def check_pm1(x: torch.Tensor, name: str) -> None:
+    """Raise unless ``x`` holds only +1/-1 entries (spin states)."""
     if not torch.all((x == 1) | (x == -1)):
         raise ValueError(f"{name} must hold only +1/-1 entries")
 

@@ -44,8 +44,8 @@ def m_T0_low_load(r: float, M: int) -> float:
 
 
 def double_factorial(n: int) -> int:
-    """n!! (n odd or even, n >= -1)."""
-    return math.prod(range(n, 0, -2)) if n > 0 else 1
+    """n!! = n (n-2) (n-4) ... (1 for n <= 0)."""
+    return math.prod(range(n, 0, -2))
 
 
 def snr(P: int, N: int, K: int, r: float, M: int) -> float:
