@@ -322,3 +322,55 @@ def test_full_protocol_code_path_on_a_tiny_mnist_pair(tmp_path):
         pytest.skip(f"MNIST not available: {e}")
     assert r.metrics["patterns"] <= 8 and r.metrics["test_acc"] > 80  # 3 vs 8 after 40 ADMM iterations
     assert "admm_rel_gap" not in r.metrics  # full runs no CVXPY
+
+
+def test_enumeration_with_zero_and_repeated_rows():
+    X = torch.tensor([[0.0, 0.0], [1.0, 0.5], [1.0, 0.5], [-0.3, 1.0], [0.7, -0.2], [-1.0, -0.5]], dtype=torch.float64)
+    D, H = enumerate_patterns_2d(X)
+    ang = torch.linspace(0, 2 * math.pi, 100_001, dtype=torch.float64)
+    dense, _ = unique_patterns(X @ torch.stack([torch.cos(ang), torch.sin(ang)]) >= 0)
+    assert {tuple(c.tolist()) for c in D.T} == {tuple(c.tolist()) for c in dense.T}
+    assert D[0].all() and torch.equal(D[1], D[2]) and H.dtype == X.dtype
+    assert enumerate_patterns_2d(X.float())[1].dtype == torch.float32
+
+
+@pytest.mark.parametrize("loss", ["mse", "hinge", "bce"])
+def test_cvxpy_program_is_our_objective(loss):
+    pytest.importorskip("cvxpy")
+    X, y = moons(12)
+    D, _ = sample_patterns(X, 20, generator=torch.Generator().manual_seed(8))
+    pb = ConvexReLUProblem(X, y, D, 0.05, loss=loss)
+    v, w, info = pb.solve_cvxpy()
+    assert info["status"] == "optimal" and info["solver"] == "CLARABEL" and pb.violation(v, w) < 1e-7
+    assert abs(info["objective"] - info["solver_objective"]) < 1e-6 * info["objective"]
+    assert info["objective"] < pb.objective(*pb.zeros()) and v.dtype == torch.float64 and v.shape == (pb.P, 3)
+
+
+def test_learner_reports_and_state(certified, admm_1d):
+    x, X, y, D, H, pb = certified
+    st = admm_1d.stats()
+    v, w = admm_1d.solution
+    assert st["objective"] == pb.objective(v, w) and st["violation"] == pb.violation(v, w)
+    assert st["active"] == int((torch.cat([v, w]).norm(dim=1) > 0).sum()) and st["iteration"] == 10_000
+    assert st["primal_res"] == pytest.approx(float((admm_1d.u - admm_1d.z).norm()))
+    net = TwoLayerReLU.from_neurons(*recover_network(v, w))
+    xt = torch.linspace(-1.2, 1.2, 41, dtype=torch.float64)[:, None]
+    yt = torch.sign(torch.sin(3 * xt[:, 0]) + 1e-9)
+    ev = admm_1d.evaluate((add_bias(xt).float(), yt))
+    f = net(xt).detach()
+    assert ev["test_acc"] == pytest.approx(100 * float((torch.sign(f) == yt).double().mean()))
+    assert ev["test_mse"] == pytest.approx(float((f - yt).square().mean()), rel=1e-6)
+    a = ADMMLearner(pb, rho=0.01, iters_per_epoch=3)
+    row = a.train_epoch(None, epoch=0, generator=torch.Generator(), progress=type("P", (), {"advance": lambda s, **k: None})())
+    assert row["loss"] == row["objective"] == a.stats()["objective"] and a.iteration == 3
+    state = {k: t.float() if t.is_floating_point() else t for k, t in admm_1d.state_dict().items()}
+    b = ADMMLearner(pb, rho=0.01)
+    b.load_state_dict(state)
+    assert b.iteration == 10_000 and b.z.dtype == torch.float64 and torch.allclose(b.z, admm_1d.z, rtol=1e-6)
+    bad = dict(state, s=torch.zeros(3))
+    with pytest.raises(ValueError, match="'s'"):
+        b.load_state_dict(bad)
+    with pytest.raises(ValueError, match="v and w"):
+        recover_network(v, w[:-1])
+    U, alpha = recover_network(v.float(), w.float(), tol=float(torch.cat([v, w]).norm(dim=1).max()) / 2)
+    assert alpha.dtype == torch.float32 and 1 <= len(alpha) < st["active"]
