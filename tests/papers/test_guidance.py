@@ -176,7 +176,9 @@ def test_copy_paste_rows_match_a_loop_reference():
     lens = (dflt.x == 11).float().argmax(1)
     assert dflt.x.shape == (300, 82) and int(lens.min()) == 20 and int(lens.max()) == 40
     assert torch.equal(dflt.x, copy_paste_dataset(300, generator=torch.Generator().manual_seed(0)).x)
-    assert int(dflt.y.max()) == 12 and int(dflt.x[:, :20].max()) == 9
+    assert int(dflt.y.max()) == 12 and int(dflt.x[:, :20].max()) == 9 and int(dflt.x[:, :20].min()) == 0
+    assert not torch.equal(dflt.x, copy_paste_dataset(300, generator=torch.Generator().manual_seed(1)).x)
+    assert copy_paste_dataset(3, vocab=1).x.max() == 3
     for bad in ({"n": 0}, {"n": 2.0}, {"n": 4, "lmin": 5, "lmax": 3}, {"n": 4, "lmin": 0}, {"n": 4, "lmin": 2.0},
                 {"n": 4, "lmax": 40.0}, {"n": 4, "vocab": 0}, {"n": 4, "vocab": 2.0}):
         with pytest.raises(ValueError):
