@@ -309,13 +309,20 @@ def test_bad_input_is_refused():
 
 
 def test_bad_input_theory_and_learner():
-    for bad in (lambda: theory.rho(0.0, 3), lambda: theory.rho(1.2, 3), lambda: theory.m_T0_low_load(0.3, 0),
-                lambda: theory.snr(3, 100, 5, 0.3, 2), lambda: theory.snr(4, 0, 5, 0.3, 2),
-                lambda: theory.snr(4, 100, 0, 0.3, 2), lambda: theory.capacity_estimate(3, 100),
-                lambda: theory.capacity_estimate(4, 1), lambda: theory.majority_overlap(torch.ones(2, 3), torch.ones(3, 2))):
-        with pytest.raises(ValueError):
+    for bad, msg in ((lambda: theory.rho(0.0, 3), "r must lie"), (lambda: theory.rho(1.2, 3), "r must lie"),
+                     (lambda: theory.m_T0_low_load(0.3, 0), "M must be"), (lambda: theory.snr(3, 100, 5, 0.3, 2), "even"),
+                     (lambda: theory.snr(4, 0, 5, 0.3, 2), "N and K"), (lambda: theory.snr(4, 100, 0, 0.3, 2), "N and K"),
+                     (lambda: theory.capacity_estimate(3, 100), "even"), (lambda: theory.capacity_estimate(4, 1), "N must"),
+                     (lambda: theory.majority_overlap(torch.ones(2, 3), torch.ones(3, 2)), "same shape")):
+        with pytest.raises(ValueError, match=msg):
             bad()
     assert theory.rho(1.0, 3) == 0.0 and theory.m_T0_low_load(1.0, 4) == pytest.approx(1.0)
+    assert theory.capacity_estimate(2, 2) == pytest.approx(0.276) and theory.snr(4, 1, 1, 1.0, 1) == pytest.approx(1 / 15 ** 0.5)
+    from paperzoo.papers.dense_hebbian import hebbian_tensor
+    small = DenseHebbian(4, make_archetypes(2, 10, generator=gen(33)))
+    assert hebbian_tensor(small, max_entries=10_000).shape == (10,) * 4
+    with pytest.raises(ValueError, match="tiny N"):
+        hebbian_tensor(small, max_entries=9_999)
     xi = make_archetypes(2, 10, generator=gen(30))
     net = DenseHebbian(2, xi)
     with pytest.raises(ValueError, match="sweeps"):
