@@ -280,3 +280,51 @@ def test_tiny_full_protocol_runs(tmp_path):
     for k in ("fisher_rel_l2", "synergy_ratio", "darcy_rel_l2", "transfer_gain", "target_zero_shot_l2"):
         assert math.isfinite(r.metrics[k]), k
     assert set(r.tables) >= {"fisher", "darcy source", "transfer"}
+
+
+def test_defaults_options_and_bad_sizes():
+    assert FisherBranchMLP().in_dim == 68 and FisherBranchMLP()(torch.randn(2, 68)).shape == (2, 300)
+    assert Trunk()(torch.rand(3, 2)).shape == (3, 300) and DarcyBranchCNN().res == 100
+    d = DarcyMTDeepONet()
+    assert d.in_ch == 1 and d.res == 100 and d.net.latent == 150
+    assert [x.p for x in DarcyMTDeepONet(res=16, width=8, dropout=0.3).net.branch.mlp if isinstance(x, nn.Dropout)] == [0.3] * 2
+    tiny = DarcyMTDeepONet(res=16, width=1)  # the budget search starts at width 1
+    assert [x.out_channels for x in tiny.net.branch.cnn if isinstance(x, nn.Conv2d)] == [1, 1, 1, 1]
+    assert tiny.net.trunk.net[0].out_features == 1
+    assert not any(isinstance(x, nn.LayerNorm) for x in FisherBranchMLP(layernorm=False).modules())
+    # the smallest legal sizes build; one step below raises
+    Trunk((1, 1), 1), FisherBranchMLP(0, 1, (1,), 1), DarcyBranchCNN(1, (1,), 3, (1,), 1, res=2)
+    for bad in (lambda: Trunk((2,)), lambda: Trunk((2, 0)), lambda: Trunk((2, 4), 0),
+                lambda: FisherBranchMLP(-1), lambda: FisherBranchMLP(4, 0), lambda: FisherBranchMLP(hidden=()),
+                lambda: FisherBranchMLP(hidden=(0,)), lambda: DarcyBranchCNN(0), lambda: DarcyBranchCNN(filters=()),
+                lambda: DarcyBranchCNN(filters=(0,)), lambda: DarcyBranchCNN(k=4), lambda: DarcyBranchCNN(mlp=()),
+                lambda: DarcyMTDeepONet(width=0)):
+        with pytest.raises(ValueError):
+            bad()
+    with pytest.raises(ValueError, match="68"):
+        FisherBranchMLP()(torch.randn(2, 67))
+    with pytest.raises(ValueError, match="68"):
+        FisherBranchMLP()(torch.randn(68))
+    with pytest.raises(ValueError, match="DarcyBranchCNN"):
+        DarcyBranchCNN(res=16)(torch.randn(2, 2, 16, 8))
+    with pytest.raises(ValueError, match="DarcyBranchCNN"):
+        DarcyBranchCNN(res=16)(torch.randn(2, 16, 16))
+
+
+def test_output_bias_latent_and_mask_shape_checks():
+    torch.manual_seed(0)
+    m = MTDeepONet(FisherBranchMLP(4, 8, (16,), 10), Trunk((2, 12), 10), 10, output_bias=True).double()
+    v, y = torch.randn(3, 12, dtype=D64), torch.rand(5, 2, dtype=D64)
+    with torch.no_grad():
+        m.b0.fill_(0.5)
+    assert torch.allclose(m(v, y), m.branch(v) @ m.trunk(y).T + 0.5, atol=1e-14)
+    with pytest.raises(ValueError, match="expected 9"):
+        MTDeepONet(FisherBranchMLP(4, 8, (16,), 10), Trunk((2, 12), 10), 9).double()(v, y)
+    assert MTDeepONet(FisherBranchMLP(4, 8, (16,), 10), Trunk((2, 12), 10)).double()(v, y).shape == (3, 5)
+    with pytest.raises(ValueError, match="mask"):
+        m(v, y, torch.ones(1, 3, 5, dtype=D64))
+    d = DarcyMTDeepONet(1, res=16, width=8)
+    with pytest.raises(ValueError, match="mask"):
+        d(torch.randn(2, 1, 16, 16), torch.ones(1, 2, 16, 16))
+    with pytest.raises(ValueError, match="mask"):
+        d(torch.randn(2, 1, 16, 16), torch.ones(2, 16, 8))
