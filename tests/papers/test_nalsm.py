@@ -267,3 +267,59 @@ def test_bad_input():
         paperzoo.reproduce("nalsm", "smoke", overrides={"models": ("lsm",)}, progress=False)
     with pytest.raises(ValueError, match="chunks"):
         paperzoo.reproduce("nalsm", "smoke", overrides={"init_epochs": 3}, progress=False)
+
+
+def test_window_sums_and_bf_edges(small):
+    from paperzoo.papers.nalsm.criticality import _window_sums
+
+    r = torch.rand(2, 9, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for start, width in ((-4, 4), (1, 4), (-2, 3)):
+        want = torch.stack([r[:, max(0, t + start):max(0, min(9, t + start + width))].sum(1) for t in range(9)], 1)
+        assert torch.allclose(_window_sums(r, start, width), want)
+    raster = torch.rand(3, 60, small.n_res, generator=torch.Generator().manual_seed(2)) < 0.15
+    per = branching_factor(raster, small, window=1, buffer=20, per_sample=True)
+    assert per.shape == (3,)
+    assert [pytest.approx(float(v)) for v in per] == [bf_loop(raster[i:i + 1], small, 1, 20) for i in range(3)]
+    with pytest.raises(ValueError, match="steps"):
+        branching_factor(raster[:, :50], small)  # exactly 2 * buffer
+    with pytest.raises(ValueError, match="raster"):
+        branching_factor(raster[0], small)
+    with pytest.raises(ValueError, match="window"):
+        branching_factor(raster, small, window=0)
+
+
+def test_liquid_helpers_and_shared_matmul_kernels(small):
+    assert PlainSTDP(0.2).eta_plus == 0.2 and PlainSTDP(0.2).w_astro == 0.0
+    c = small.counts()
+    assert c["exc"] + c["inh"] == small.recurrent()[0].numel() and c["exc"] == int((small.kind == 1).sum())
+    assert c["inh"] == int((small.kind == 2).sum()) > 0
+    w = small.with_magnitude(0.7)
+    assert torch.equal(w.abs(), torch.full_like(w, 0.7)) and torch.equal(w.sign(), small.w0.sign())
+    with pytest.raises(ValueError, match="magnitude"):
+        small.with_magnitude(0.0)
+    p = torch.rand(4, 30, generator=torch.Generator().manual_seed(0)) * 0.3
+    runs = [LIFLiquidSim(small, matmul=m).run(p, 50, weights=small.with_magnitude(2.0), generator=torch.Generator().manual_seed(1))
+            for m in ("sparse", "dense")]
+    assert torch.equal(runs[0]["counts"], runs[1]["counts"]) and runs[0]["counts"].sum() > 0
+
+
+def test_synthetic_digits_and_input_checks():
+    d = synthetic_digits(400, seed=3)
+    assert d.x.shape == (400, 1, 28, 28) and set(d.x.unique().tolist()) <= {0.0, 1.0}
+    assert set(d.y.tolist()) == set(range(10)) and (d.x.flatten(1).sum(1) > 0).all()
+    assert torch.equal(synthetic_digits(400, seed=3).x, d.x) and not torch.equal(synthetic_digits(400, seed=4).x, d.x)
+    x = d.x.flatten(1)
+    on = x.mean(1).mean()  # density 0.15 * keep 0.8 + 0.85 * noise 0.02 = 0.137
+    assert abs(float(on) - 0.137) < 0.01
+    proto = torch.stack([x[d.y == k].mean(0) for k in range(10)])  # class means: ~0.8 on the prototype, ~0.02 off
+    assert ((proto > 0.5).float().mean(1) - 0.15).abs().max() < 0.05
+    assert float(proto[proto > 0.5].mean()) == pytest.approx(0.8, abs=0.05)
+    assert float(proto[proto < 0.5].mean()) == pytest.approx(0.02, abs=0.01)
+    with pytest.raises(ValueError, match="non-negative"):
+        encode_rates(-torch.ones(2, 3))
+    with pytest.raises(ValueError, match="non-negative"):
+        encode_rates(torch.full((2, 3), float("nan")))
+    with pytest.raises(ValueError, match="non-empty"):
+        encode_rates(torch.ones(3))
+    with pytest.raises(ValueError, match="non-empty"):
+        rate_scale([[1.0]])
