@@ -300,7 +300,9 @@ def test_bad_input_is_refused():
         make_examples(xi, 2, 1.5)
     with pytest.raises(ValueError, match="strictly increasing"):
         HebbianLearner(2, 10, schedule=(3, 3))
-    with pytest.raises(ValueError, match="only 2 held"):
+    with pytest.raises(ValueError, match=r"x must be \(K, M_max, N\), got shape \(2, 10\)"):
+        ClassExamples(torch.ones(2, 10, dtype=F64))
+    with pytest.raises(ValueError, match=r"examples 1\.\.3 per class; only 2 held"):
         ClassExamples(torch.ones(2, 2, 10, dtype=F64)).take(1, 2, gen())
     with pytest.raises(ValueError, match="Ps must be even"):
         paperzoo.reproduce("dense-hebbian", "smoke", overrides={"Ps": (2, 3)}, progress=False)
@@ -317,6 +319,8 @@ def test_bad_input_theory_and_learner():
         with pytest.raises(ValueError, match=msg):
             bad()
     assert theory.rho(1.0, 3) == 0.0 and theory.m_T0_low_load(1.0, 4) == pytest.approx(1.0)
+    eb = torch.tensor([[0.5, -0.2, 0.0, 1.0], [-1.0, -1.0, 1.0, 1.0]], dtype=F64)
+    assert theory.majority_overlap(eb, -torch.ones(2, 4, dtype=F64)).tolist() == [-0.25, 0.0]
     assert theory.capacity_estimate(2, 2) == pytest.approx(0.276) and theory.snr(4, 1, 1, 1.0, 1) == pytest.approx(1 / 15 ** 0.5)
     from paperzoo.papers.dense_hebbian import hebbian_tensor
     small = DenseHebbian(4, make_archetypes(2, 10, generator=gen(33)))
