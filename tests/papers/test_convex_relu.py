@@ -374,3 +374,38 @@ def test_learner_reports_and_state(certified, admm_1d):
         recover_network(v, w[:-1])
     U, alpha = recover_network(v.float(), w.float(), tol=float(torch.cat([v, w]).norm(dim=1).max()) / 2)
     assert alpha.dtype == torch.float32 and 1 <= len(alpha) < st["active"]
+
+
+def test_sampling_details_and_learner_arguments(certified):
+    X, _ = moons(20)
+    g = lambda: torch.Generator().manual_seed(9)
+    D64, H64 = sample_patterns(X, 50, generator=g())
+    D32, H32 = sample_patterns(X.float(), 50, generator=g())  # the same directions whatever X's dtype
+    assert torch.equal(D64, D32) and H32.dtype == torch.float32 and torch.allclose(H64.float(), H32)
+    Xz = torch.cat([X, torch.zeros(1, 3, dtype=X.dtype)])
+    Dz, _ = sample_patterns(Xz, 30, generator=g())
+    assert Dz[-1].all()  # x . h = 0 counts as active (D_i = 1[X h >= 0])
+    assert sample_patterns(X, 1, generator=g())[0].shape[1] == 1
+    with pytest.raises(ValueError, match="P must"):
+        sample_patterns(X, 0)
+    *_, pb = certified
+    a = ADMMLearner(pb)
+    assert (a.rho, a.gamma_ratio, a.iters_per_epoch) == (0.1, 1.0, 10) and a.steps_per_epoch() == 10
+    assert a.solve_kind == "woodbury"  # n = 30 < 2 d P
+    small = ConvexReLUProblem(pb.X, pb.y, pb.D[:, :3], BETA)  # 2 d P = 12 < n
+    assert ADMMLearner(small).solve_kind == "cholesky" and ADMMLearner(small, solve="woodbury").solve_kind == "woodbury"
+    for bad in ({"rho": 0.0}, {"gamma_ratio": 0.0}, {"iters_per_epoch": 0}, {"solve": "lu"}):
+        with pytest.raises(ValueError):
+            ADMMLearner(pb, **bad)
+    with pytest.raises(TypeError, match="ConvexReLUProblem"):
+        ADMMLearner(None)
+    assert ADMMLearner(pb, iters_per_epoch=1).iters_per_epoch == 1
+    v, w = pb.zeros()
+    v[0] = -H_of(pb)  # pointing against pattern 0's cell: infeasible
+    assert pb.violation(v, w) > 0.1
+
+
+def H_of(pb):
+    """A unit direction generating pattern 0 of the certified problem."""
+    _, H = enumerate_patterns_2d(pb.X)
+    return H[:, 0] / H[:, 0].norm()
