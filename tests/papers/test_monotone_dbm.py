@@ -29,7 +29,7 @@ from paperzoo.papers.monotone_dbm import (
     tune_alpha,
 )
 from paperzoo.papers.monotone_dbm.solver import anderson, picard
-from paperzoo.train import load_checkpoint
+from paperzoo.train import epoch_generator, load_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +74,14 @@ def test_prox_matches_lambertw_reference_and_its_optimality_equation(alpha):
     u = torch.softmax(torch.randn(30, 6, generator=g, dtype=torch.float64), -1)  # other points of the simplex
     for t in (1e-3, 1e-1):
         assert (obj(x + t * (u - x)) >= obj(x) - 1e-12).all()
+
+
+def test_prox_small_alpha_against_lambertw_asymptotic_branch_and_projection():
+    y = torch.tensor([[3.0, 0.0, -1.0], [0.6, 0.5, -2.0]], dtype=torch.float64)
+    x = prox_softmax(y, 1e-3)  # Lambert-W argument ~ e^1000 at the solution
+    assert torch.allclose(x, torch.from_numpy(lambertw_prox(y.numpy(), 1e-3)), atol=1e-10)
+    proj = torch.tensor([[1.0, 0.0, 0.0], [0.55, 0.45, 0.0]], dtype=torch.float64)  # Euclidean projection
+    assert (x - proj).abs().max() < 0.02
 
 
 def test_prox_limits_softmax_and_projection():
@@ -210,6 +218,19 @@ def test_start_is_uniform_per_variable_and_iteration_counts_are_recorded():
         MonotoneDBM(lin, alpha=1.0)
     with pytest.raises(TypeError, match="HollowMonotoneLinear"):
         MonotoneDBM(torch.nn.Linear(2, 2))
+
+
+def test_group_softmax_is_stable_and_residuals_are_per_sample():
+    lin = checks.random_linear()
+    y = 400 + torch.randn(3, lin.dim, dtype=torch.float64)
+    ref = torch.cat([torch.softmax(t, -1).flatten(1) for t in lin.split(y)], 1)
+    assert torch.allclose(group_softmax(y, lin.gid, lin.n_vars), ref, atol=1e-14)
+    W, b = (t.detach() for t in lin.operator())
+    q = group_softmax(torch.randn(3, lin.dim, dtype=torch.float64), lin.gid, lin.n_vars)
+    res = mean_field_residual(q, W, b, lin.gid)
+    assert res.shape == (3,) and torch.allclose(res, (q - group_softmax(q @ W + b, lin.gid, lin.n_vars)).abs().amax(1))
+    _, step = naive_mean_field(W, b, lin.gid, q, steps=2)
+    assert step.shape == (3,)
 
 
 def test_naive_mean_field_damping_and_bad_shapes():
@@ -352,12 +373,91 @@ def test_resume_after_k_epochs_is_bit_identical(tmp_path):
     assert load_checkpoint(tmp_path / "b")[0] == 3
 
 
+def test_learner_losses_match_a_reference_and_the_code_defaults():
+    d = DBMLearner(dense_dbm(16, 4, (8,), num_classes=3))
+    assert (d.batch_size, d.beta, d.gamma, d.recon_weight, d.p, d.tune, d.eval_batch) == \
+        (128, 0.9999, 2.0, 0.5, 0.4, True, 400)  # code: batch, beta, focal gamma, 0.5/0.5, 40% observed, tuning, test batch
+    assert d.opt.defaults["lr"] == 1e-3
+    learner = _learner()
+    assert torch.allclose(learner.tau, torch.full((16,), math.sqrt(10.0)))  # code: tau init sqrt(10)
+    with torch.no_grad():
+        learner.tau.copy_(torch.linspace(1, 2, 16))
+        learner.dbm.clftau.fill_(1.5)
+    data = _digits(8)
+    mask = random_observation_mask((8, 16), 0.4, torch.Generator().manual_seed(3))
+    parts = learner.losses(data.x, data.y, mask)
+    logits = learner.dbm.logits
+    recon = logits[:, :64].reshape(8, 16, 4) * torch.linspace(1, 2, 16)[:, None] ** 2
+    free = mask == 0
+    rec = focal_class_balanced(recon[free], data.x[free], beta=0.9999, gamma=2.0)
+    clf = F.cross_entropy(logits[:, -3:] * 1.5 ** 2, data.y)
+    assert torch.allclose(parts["recon"], rec) and torch.allclose(parts["clf"], clf)
+    assert torch.allclose(parts["loss"], 0.5 * rec + 0.5 * clf)
+    full = learner.losses(data.x, data.y, torch.ones(8, 16))  # nothing to complete: classification only
+    assert float(full["recon"].detach()) == 0.0 and torch.allclose(full["loss"], 0.5 * full["clf"])
+
+
+def test_train_epoch_averages_and_evaluate_metrics_by_hand():
+    train = _digits(64)
+    learner = _learner()
+    seen = []
+    orig = learner.losses
+
+    def spy(*a):
+        out = orig(*a)
+        seen.append(tuple(float(out[k].detach()) for k in ("loss", "recon", "clf")))
+        return out
+
+    learner.losses = spy
+    from paperzoo.train.log import Progress
+    with Progress(2, "t", False) as bar:
+        row = learner.train_epoch(train, epoch=0, generator=torch.Generator().manual_seed(0), progress=bar)
+    assert len(seen) == 2
+    for i, key in enumerate(("loss", "recon", "clf")):
+        assert math.isclose(row[key], sum(s[i] for s in seen) / 2, rel_tol=1e-6)
+    assert row["fwd_iters"] >= 2 and row["bwd_iters"] >= 1 and row["converged"] == 1.0 and row["alpha"] == 0.3
+    test = _digits(150, seed=2)
+    p = learner.predict(test)
+    free = p["mask"] == 0
+    ev = learner.evaluate(test)
+    assert math.isclose(ev["test_acc"], 100 * float((p["label"] == test.y).double().mean()))
+    assert math.isclose(ev["completion_acc"], 100 * float((p["bins"] == test.x)[free].double().mean()))
+    assert 0.3 < float(p["mask"].mean()) < 0.5 and len(p["converged"]) == 2  # eval batches of 100
+    assert ev["eval_converged"] == 1.0 and ev["eval_iters"] >= 2
+
+
+def test_alpha_is_retuned_when_the_forward_solve_hits_its_cap(monkeypatch):
+    import paperzoo.papers.monotone_dbm.learner as learner_mod
+    learner = _learner()
+    learner.dbm.tol, learner.dbm.max_iter = 1e-12, 3  # cannot converge: every batch triggers tuning
+    hist = learner.fit(_digits(64), epochs=1, progress=False)
+    assert hist[0]["converged"] == 0.0 and learner.dbm.alpha == 0.3  # nothing converged: alpha restored
+    calls = []
+    monkeypatch.setattr(learner_mod, "tune_alpha", lambda *a: calls.append(a))
+    data = _digits(64)
+    learner.fit(data, epochs=1, progress=False)
+    assert len(calls) == 2
+    dbm, vis, mask, max_alpha = calls[0]
+    assert dbm is learner.dbm and max_alpha == 0.15 and vis.shape == (32, 16, 4) and mask.shape == (32, 16)
+    first = torch.randperm(64, generator=epoch_generator(0, 0))[:32]  # the epoch's first batch
+    assert torch.equal(vis.argmax(-1), data.x[first])
+    learner.dbm.tol = 1.0  # converges at once: no tuning
+    learner.fit(data, epochs=1, progress=False)
+    assert len(calls) == 2
+
+
 def test_learner_bad_input():
     learner = _learner()
     with pytest.raises(TypeError, match="bucketize"):
         learner.fit(TensorSet(torch.rand(8, 16), torch.zeros(8, dtype=torch.long)), epochs=1, progress=False)
-    with pytest.raises(ValueError, match="bins"):
-        learner.fit(TensorSet(torch.full((8, 16), 7), torch.zeros(8, dtype=torch.long)), epochs=1, progress=False)
+    for bad in (7, 4, -1):
+        with pytest.raises(ValueError, match="bins"):
+            learner.fit(TensorSet(torch.full((8, 16), bad), torch.zeros(8, dtype=torch.long)), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        DBMLearner(learner.dbm, batch_size=0)
+    with pytest.raises(ValueError, match="n_bins"):
+        bucketize(torch.rand(3), 1)
+    assert bucketize(torch.rand(3), 2).max() <= 1
     with pytest.raises(TypeError, match="MonotoneDBM"):
         DBMLearner(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="mask"):
