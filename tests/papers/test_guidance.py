@@ -411,3 +411,25 @@ def test_guidance_loss_repeated_calls_guide_input_alpha_zero_and_steps():
     emb = nn.Sequential(nn.Embedding(13, 4))
     with pytest.raises(ValueError, match="no activations"):
         GuidanceLoss(emb, guide)(x)
+
+
+def test_guidance_loss_custom_types_pair_ranges_and_error_messages():
+    target, guide = _pair(dropout=0.0)
+    x = copy_paste_dataset(16, lmin=3, lmax=6).x
+    gl = GuidanceLoss(target, guide, types=(nn.Linear,), drop_last=False)  # taps: RNN logits | lin1, lin2 x 2, logits
+    assert list(gl(x).cka) == [(4, 0)]
+    assert len(gl.guide_activations(x)) == 5
+    for pairs in ([(16, 0)], [(0, 2)], [(-1, 0)]):
+        with pytest.raises(ValueError, match="out of range"):
+            GuidanceLoss(target, guide, mapping=pairs)(x)
+    with pytest.raises(TypeError, match="nn.Modules"):
+        GuidanceLoss(target, "guide")
+    with pytest.raises(ValueError, match="different modules"):
+        GuidanceLoss(target, target)
+    with pytest.raises(TypeError, match="must be tensors"):
+        linear_cka(torch.randn(3, 2), [[1.0, 2.0]] * 3)
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        linear_cka(torch.randn(1, 2), torch.randn(1, 2))
+    with pytest.raises(TypeError, match="must be an nn.Module, got str"):
+        ActivationTap("model")
+    assert ActivationTap(target).batch_size is None
