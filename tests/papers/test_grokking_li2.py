@@ -43,15 +43,6 @@ from paperzoo.papers.grokking_li2.model import ACTIVATIONS
 D = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one thread is faster, and far faster on a loaded machine (restored afterwards)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # ------------------------------------------------------------------ groups and data
 def test_cyclic_and_product_tables_match_componentwise_addition():
     assert torch.equal(group_table("cyclic", 7), (torch.arange(7)[:, None] + torch.arange(7)) % 7)

@@ -36,14 +36,6 @@ from paperzoo.papers.information_plane.reproduce import _summary, identity_error
 LN2 = math.log(2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def h2(p):
     return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
 

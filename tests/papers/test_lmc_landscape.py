@@ -42,14 +42,6 @@ from paperzoo.papers.lmc_landscape.reproduce import identities
 from paperzoo.probe import run_probe
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _mlp(seed, dims=(6, 8, 7, 3), dtype=torch.float64):
     torch.manual_seed(seed)
     return pz.nn.MLP(list(dims), act=nn.Tanh, flatten=False).to(dtype)

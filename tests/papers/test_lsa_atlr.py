@@ -34,14 +34,6 @@ from paperzoo.probe import run_probe
 from paperzoo.registry import get_probe, list_models
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def official_reference(model: nn.Module, x: np.ndarray, x_hat: np.ndarray) -> list[float]:
     """The official measure written out: hooks on ReLU/ELU/LeakyReLU modules collect outputs in call order,
     then np.linalg.norm(clean - perturbed) / np.linalg.norm(clean) over the whole batch tensor."""

@@ -28,15 +28,6 @@ from paperzoo.papers.neural_collapse.experiments import network_run, synthetic_s
 N_IMB = [200, 100, 50, 50]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: intra-op threads only add contention on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def numpy_nc1(h: np.ndarray, y: np.ndarray, K: int) -> float:
     """Direct float64 reference: tr(Sigma_W pinv(Sigma_B)) / K, sample-weighted mu_G, 1/K in Sigma_B."""
     h = h.astype(np.float64)
