@@ -353,3 +353,17 @@ def test_bad_input_theory_and_learner():
     # T = 0 run with until_stable=False runs all its sweeps; a fixed point stays put
     res = monte_carlo(net, xi, sweeps=3, until_stable=False, generator=gen(32))
     assert res.sweeps == 3 and res.flips == [0, 0, 0] and torch.equal(res.sigma, xi) and res.stable.all()
+
+
+def test_dynamics_draw_only_from_their_generator():
+    xi = make_archetypes(3, 40, generator=gen(34))
+    net = DenseHebbian(4, make_examples(xi, 3, 0.3, generator=gen(35)))
+    s0 = make_archetypes(5, 40, generator=gen(36))
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # the global RNG must not matter
+        runs.append(monte_carlo(net, s0, beta=2.0, sweeps=3, generator=gen(7)).sigma)
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], monte_carlo(net, s0, beta=2.0, sweeps=3, generator=gen(8)).sigma)
+    assert torch.equal(monte_carlo(net, s0, beta=2.0, sweeps=3).sigma,  # default: a generator seeded 0
+                       monte_carlo(net, s0, beta=2.0, sweeps=3, generator=gen(0)).sigma)
