@@ -388,6 +388,8 @@ def test_sampling_details_and_learner_arguments(certified):
     assert sample_patterns(X, 1, generator=g())[0].shape[1] == 1
     with pytest.raises(ValueError, match="P must"):
         sample_patterns(X, 0)
+    with pytest.raises(ValueError, match=r"D must be \(n, P\), got \(4,\)"):
+        unique_patterns(torch.ones(4, dtype=torch.bool))
     *_, pb = certified
     a = ADMMLearner(pb)
     assert (a.rho, a.gamma_ratio, a.iters_per_epoch) == (0.1, 1.0, 10) and a.steps_per_epoch() == 10
