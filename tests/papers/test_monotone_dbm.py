@@ -243,6 +243,42 @@ def test_naive_mean_field_damping_and_bad_shapes():
         naive_mean_field(W[:3], b, lin.gid, start)
 
 
+def _ref_anderson(f, x0, K, m=5, lam=1e-4, beta=1.0):
+    """Anderson (type II, regularised, sum(a) = 1 by the KKT system) over the last min(k, m) pairs."""
+    xs, fs = [x0, f(x0)], [f(x0)]
+    fs.append(f(xs[1]))
+    for k in range(2, K):
+        n = min(k, m)
+        X, Fv = torch.stack(xs[-n:]), torch.stack(fs[-n:])
+        G = Fv - X
+        kkt = torch.zeros(n + 1, n + 1, dtype=x0.dtype)
+        kkt[0, 1:] = kkt[1:, 0] = 1
+        kkt[1:, 1:] = G @ G.T + lam * torch.eye(n, dtype=x0.dtype)
+        a = torch.linalg.solve(kkt, torch.eye(n + 1, dtype=x0.dtype)[0])[1:]
+        xs.append(beta * a @ Fv + (1 - beta) * a @ X)
+        fs.append(f(xs[-1]))
+    return xs[-1]
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+def test_anderson_iterates_match_a_reference_implementation(beta):
+    g = torch.Generator().manual_seed(4)
+    M = 0.8 * torch.randn(6, 6, generator=g, dtype=torch.float64) / 6 ** 0.5
+    c = torch.randn(6, generator=g, dtype=torch.float64)
+
+    def f(x):
+        return torch.tanh(x @ M.T + c)
+
+    x0 = torch.randn(2, 6, generator=g, dtype=torch.float64)
+    for K in (3, 5, 9):
+        x, res = anderson(f, x0, max_iter=K, tol=0.0, beta=beta)
+        assert len(res) == K - 1
+        for i in range(2):
+            assert torch.allclose(x[i], _ref_anderson(f, x0[i], K, beta=beta), atol=1e-12, rtol=0)
+    x, res = anderson(f, x0, max_iter=9, tol=0.0, beta=beta)
+    assert math.isclose(res[-1], float((f(x) - x).norm() / (1e-5 + f(x).norm())), rel_tol=1e-9)
+
+
 def test_anderson_and_picard_on_a_linear_contraction():
     M = torch.tensor([[0.5, 0.2], [0.1, 0.3]], dtype=torch.float64)
     c = torch.tensor([1.0, 2.0], dtype=torch.float64)
