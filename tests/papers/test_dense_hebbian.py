@@ -367,3 +367,20 @@ def test_dynamics_draw_only_from_their_generator():
     assert not torch.equal(runs[0], monte_carlo(net, s0, beta=2.0, sweeps=3, generator=gen(8)).sigma)
     assert torch.equal(monte_carlo(net, s0, beta=2.0, sweeps=3).sigma,  # default: a generator seeded 0
                        monte_carlo(net, s0, beta=2.0, sweeps=3, generator=gen(0)).sigma)
+
+
+def test_zero_cost_flips_are_not_taken_and_count_as_stable():
+    xi = make_archetypes(1, 30, generator=gen(37))
+    ex = make_examples(xi, 2, 0.2, generator=gen(38))  # M = 2: eta_bar_i = 0 on the disagreeing sites
+    net = DenseHebbian(4, ex)
+    ties = net.patterns[0] == 0
+    assert 3 <= int(ties.sum()) <= 27
+    start = torch.where(net.patterns >= 0, 1.0, -1.0).expand(3, 30).clone()
+    start[1, ties] = -1.0  # the tied sites cost nothing either way
+    d = net.delta_energy_all(start)
+    assert (d[:, ties] == 0).all() and (d[:, ~ties] > 0).all() and net.energy(start).abs().min() > 1
+    res = monte_carlo(net, start, sweeps=5, generator=gen(39))
+    assert res.flips == [0] and res.sweeps == 1 and torch.equal(res.sigma, start)
+    assert res.stable.shape == (3,) and res.stable.all()
+    down = monte_carlo(net, make_archetypes(4, 30, generator=gen(41)), sweeps=5, generator=gen(40))  # random starts
+    assert down.flips[0] > 0 and min(down.flips) >= 0 and down.flips[-1] == 0
