@@ -149,6 +149,75 @@ def test_toy_sg_regression_reaches_the_true_gradient():
 
 
 # ---------------------------------------------------------------- the NMN
+def reference_forward(m, sg, x, y, eta):
+    """The NMN step by step, one episode at a time, with explicit fast weight matrices (float64)."""
+    B, T, _ = x.shape
+    C, R, W = m.num_classes, m.memory.read_heads, m.memory.width
+    out = torch.zeros(B, T, C, dtype=x.dtype)
+    for b in range(B):
+        mem = m.memory.initial(1, like=x)
+        h = c = torch.zeros(1, m.width, dtype=x.dtype)
+        r, y_prev = torch.zeros(1, R * W, dtype=x.dtype), torch.zeros(1, C, dtype=x.dtype)
+        Wt = {k: [m.controllers[k].weight.detach().clone(), m.controllers[k].bias.detach().clone()] for k in CONTROLLERS}
+        for t in range(T):
+            h, c = m.lstm(torch.cat([x[b:b + 1, t], y_prev, r], 1), (h, c))
+            u = {"read": h @ Wt["read"][0].T + Wt["read"][1], "write": h @ Wt["write"][0].T + Wt["write"][1]}
+            r3, mem, _ = m.memory.step(mem, u["read"].view(1, R, W), u["write"][:, :R * W].view(1, R, W),
+                                       u["write"][:, R * W:])
+            r = r3.reshape(1, R * W)
+            hr = torch.cat([h, r], 1)
+            u["out"] = hr @ Wt["out"][0].T + Wt["out"][1]
+            out[b, t] = u["out"][0]
+            y_prev = F.one_hot(y[b, t], C).to(x.dtype)[None]
+            for k, inp in (("read", h), ("write", h), ("out", hr)):
+                g = sg[k](u[k], y_prev)
+                Wt[k][0] = Wt[k][0] - eta * g.T @ inp
+                Wt[k][1] = Wt[k][1] - eta * g[0]
+    return out
+
+
+def test_nmn_forward_matches_step_by_step_reference_float64():
+    m = small().double()
+    sg = trained_sg(m).double()
+    x, y = episode(m, B=2, T=7)
+    x = x.double()
+    with torch.no_grad():
+        for eta in (0.0, 0.3):
+            torch.testing.assert_close(m(x, y, sg=sg, eta_fast=eta), reference_forward(m, sg, x, y, eta),
+                                       rtol=1e-10, atol=1e-10)
+
+
+def test_every_controller_takes_fast_steps():
+    """S predicting a gradient for one controller only still changes the outputs (its fast weights are used)."""
+    m = small()
+    x, y = episode(m)
+    with torch.no_grad():
+        base = m(x, y)
+        for k in CONTROLLERS:
+            sg = trained_sg(m)
+            for other in CONTROLLERS:
+                if other != k:
+                    sg[other].net.linears[-1].weight.zero_()
+                    sg[other].net.linears[-1].bias.zero_()
+            assert (m(x, y, sg=sg, eta_fast=0.5) - base).abs().max() > 1e-4, k
+
+
+def test_trace_and_defaults():
+    m = small()
+    x, y = episode(m, B=2, T=5)
+    tr = m(x, torch.zeros_like(y), trace=True)  # labels all 0: one-hot width is still num_classes
+    assert all(len(tr.us[k]) == 5 for k in CONTROLLERS) and not any(tr.g_hats[k] for k in CONTROLLERS)
+    assert tr.us["read"][0].shape == (2, 10) and tr.us["write"][0].shape == (2, 12) and tr.us["out"][0].shape == (2, 3)
+    assert tr.w_read.shape == (2, 5, 2, 7) and tr.w_write.shape == (2, 5, 2, 7)
+    torch.testing.assert_close(tr.w_read.sum(-1), torch.ones(2, 5, 2))
+    d = NMN()
+    assert (d.in_dim, d.num_classes, d.width, d.memory.slots, d.memory.width, d.memory.read_heads, d.memory.gamma) == \
+        (400, 5, 200, 128, 40, 4, 0.95)  # card defaults (MANN Omniglot settings)
+    assert small(gamma=0.5).memory.gamma == 0.5
+    with pytest.raises(ValueError, match="labels"):
+        m(x, torch.full_like(y, m.num_classes))
+
+
 def test_prediction_at_t_does_not_see_label_t_or_later():
     m = small()
     sg = trained_sg(m)
