@@ -476,3 +476,19 @@ def test_float64_fast_path_and_defaults():
     assert SyntheticGradients(m, hidden=8)["out"].net.linears[0].out_features == 8
     mann = FastSlowLearner(small(), None, eta_fast=0.0, n_way=3)
     assert mann.state_dict()["sg"] == {}
+
+
+def test_learner_defaults_and_argument_checks():
+    m = small(num_classes=5)
+    L = FastSlowLearner(m, SyntheticGradients(m))
+    assert (L.eta_fast, L.batch_size, L.n_way, L.k_per_class, L.sg_weight) == (1e-3, 16, 5, 10, 1.0)  # card / choice
+    assert L.opt.param_groups[0]["lr"] == 1e-4  # card: MANN default
+    assert L.steps_per_epoch(None) == 100
+    with pytest.raises(TypeError, match="NMN"):
+        FastSlowLearner(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="one module per controller"):
+        FastSlowLearner(m, torch.nn.ModuleDict({"out": SyntheticGradient(5)}))
+    for bad in ({"batch_size": 0}, {"batch_size": 8, "episodes_per_epoch": 4}):
+        with pytest.raises(ValueError, match="batch_size"):
+            FastSlowLearner(m, None, eta_fast=0.0, **bad)
+    assert FastSlowLearner(m, None, eta_fast=0.0, batch_size=1, episodes_per_epoch=1).steps_per_epoch(None) == 1
