@@ -193,10 +193,13 @@ def test_transfer_training_moves_only_the_unfrozen_layers():
 
 # ---------------------------------------------------------------- losses and schedules
 def test_masked_mse_and_relative_l2():
-    pred = torch.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 1.0]])
+    pred = torch.tensor([[1.0, 3.0, 3.0], [0.0, 1.0, 1.0]])
     target = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
-    assert float(masked_mse(pred, target, mask)) == pytest.approx((0 + 4 + 0 + 1 + 1 + 1) / 6)
+    assert float(masked_mse(pred, target, mask)) == pytest.approx((0 + 9 + 0 + 1 + 1 + 1) / 6)
+    with pytest.raises(ValueError, match="masked_mse"):
+        masked_mse(pred, target[:1], mask)
+    pred = torch.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 1.0]])
     ps = relative_l2(pred, target)
     assert ps.tolist() == pytest.approx([math.sqrt(13), 1.0])
     assert float(relative_l2(pred, target, per_sample=False)) == pytest.approx(math.sqrt(5))  # not the mean of ps
@@ -328,3 +331,80 @@ def test_output_bias_latent_and_mask_shape_checks():
         d(torch.randn(2, 1, 16, 16), torch.ones(1, 2, 16, 16))
     with pytest.raises(ValueError, match="mask"):
         d(torch.randn(2, 1, 16, 16), torch.ones(2, 16, 8))
+
+
+class _Spy:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, data, **kw):
+        self.calls.append((model, data, kw))
+
+
+@pytest.fixture()
+def spy(monkeypatch):
+    import paperzoo.papers.mt_deeponet.training as tr
+
+    s = _Spy()
+    monkeypatch.setattr(tr, "fit", s)
+    return s
+
+
+@torch.no_grad()
+def test_fisher_recipe_wiring(spy):
+    torch.manual_seed(0)
+    v, u = torch.rand(450, 12, dtype=D64), torch.rand(450, 2, 4, dtype=D64)
+    m = mt_deeponet_fisher(n_sensors=8, width=8)
+    scaler, steps = train_fisher(m, v, u, steps=5, seed=3)
+    model, data, kw = spy.calls[0]
+    assert kw["batch_size"] == 200 and kw["epochs"] == 3 and steps == 6 and kw["seed"] == 3  # 450 // 200 = 2 per epoch
+    assert kw["scheduler_per"] == "step" and isinstance(kw["optimizer"], torch.optim.Adam)
+    assert kw["optimizer"].defaults["lr"] == 1e-3 and kw["scheduler"].lr_lambdas[0](1000) == pytest.approx(0.95)
+    assert torch.equal(data.x[:, :4], v[:, :4].float())  # coefficients raw, sensors standardised
+    assert torch.allclose(data.x[:, 4:].mean(0), torch.zeros(8), atol=1e-5)
+    assert torch.allclose(data.y.std(0, unbiased=False), torch.ones(8), atol=1e-4)
+    x, y = data.x[:7], data.y[:7]
+    mse = ((m(x, fisher_grid(2, 4)) - y) ** 2).mean()
+    pen = sum((w ** 2).sum() for w in m.branch.kernels())
+    assert float(kw["loss_fn"](m, x, y)) == pytest.approx(float(mse + 1e-3 * pen), rel=1e-6)
+    with pytest.raises(ValueError, match="train_fisher"):
+        train_fisher(m, v, u, steps=0)
+    with pytest.raises(ValueError, match="train_fisher"):
+        train_fisher(m, v, u[:, 0], steps=1)
+
+
+@torch.no_grad()
+def test_darcy_recipe_wiring(spy):
+    from paperzoo.papers.mt_deeponet.training import train_darcy_source
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 16, 16)
+    mask = geometry_mask("disc", 16)
+    data = darcy_set(x, mask, torch.rand(8, 16, 16) * mask, Standardizer.fit(x))
+    m = DarcyMTDeepONet(1, res=16, width=8).eval()  # no dropout noise in the loss comparisons
+    assert train_darcy_source(m, data, steps=3, batch=4) == 4  # 2 batches per epoch, 2 epochs
+    _, _, kw = spy.calls[-1]
+    opt = kw["optimizer"]
+    assert opt.defaults["lr"] == 1e-3 and opt.defaults["betas"] == (0.9, 0.99) and kw["scheduler_per"] == "step"
+    assert [kw["scheduler"].lr_lambdas[0](s) for s in (5001, 5002, 8002)] == pytest.approx([1, 0.5, 0.1])
+    xb, yb = data.x[:4], data.y[:4]
+    assert float(kw["loss_fn"](m, xb, yb)) == pytest.approx(float(masked_mse(m(xb[:, :1], xb[:, 1]), yb, xb[:, 1])), rel=1e-6)
+    assert float(kw["loss_fn"](m, xb, yb)) != pytest.approx(float(masked_mse(m(xb[:, :1]), yb, xb[:, 1])), rel=1e-6)
+    train_darcy_target(m, data, steps=1)
+    _, _, kw = spy.calls[-1]
+    assert kw["batch_size"] == 8 and kw["optimizer"].defaults["lr"] == 5e-4 and kw["epochs"] == 1
+    assert sum(p.numel() for g in kw["optimizer"].param_groups for p in g["params"]) == count_params(m)  # frozen
+    assert count_params(m) < count_params(DarcyMTDeepONet(1, res=16, width=8))
+    rel = relative_l2(m(xb[:, :1], xb[:, 1]), yb).mean()
+    assert float(kw["loss_fn"](m, xb, yb)) == pytest.approx(float(rel), rel=1e-6)
+    big = darcy_set(torch.randn(1200, 16, 16), torch.ones(16, 16), torch.ones(1200, 16, 16),
+                    Standardizer.fit(torch.randn(5, 16, 16)))
+    assert float(big.y.max()) == 10.0  # official targets x10
+    train_darcy_source(DarcyMTDeepONet(1, res=16, width=2), big, steps=1)
+    assert spy.calls[-1][2]["batch_size"] == 1000
+
+
+def test_standardizer_eps():
+    s = Standardizer(torch.tensor([0.0]), torch.tensor([1.0]), eps=0.5)
+    assert float(s.encode(torch.tensor([1.5]))) == 1.0 and float(s.decode(torch.tensor([1.0]))) == 1.5
+    assert Standardizer.fit(torch.ones(4, 2)).eps == 1e-9
