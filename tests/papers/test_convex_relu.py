@@ -411,3 +411,25 @@ def H_of(pb):
     """A unit direction generating pattern 0 of the certified problem."""
     _, H = enumerate_patterns_2d(pb.X)
     return H[:, 0] / H[:, 0].norm()
+
+
+def test_problem_validation_messages():
+    x, X, y = one_d(8)
+    D, _ = enumerate_patterns_2d(X)
+    bad = [({"X": X[:, :1].T}, "y must have shape"), ({"y": y.clone().fill_(float("nan"))}, "y contains NaN"),
+           ({"D": D[:3]}, r"D must be a \(8, P\)"), ({"D": D[:, :0]}, "P >= 1"), ({"beta": "1"}, "beta must"),
+           ({"loss": "l1"}, "loss must be one of"), ({"y": 2 * y, "loss": "hinge"}, "labels y in"),
+           ({"X": X.long()}, "floating point"), ({"X": torch.zeros(0, 2)}, "non-empty 2-D")]
+    for kw, msg in bad:
+        args = {"X": X, "y": y, "D": D, "beta": 1.0, **kw}
+        with pytest.raises((ValueError, TypeError), match=msg):
+            ConvexReLUProblem(args.pop("X"), args.pop("y"), args.pop("D"), args.pop("beta"), **args)
+    pb = ConvexReLUProblem(X.float(), y, D, 2)
+    assert pb.X.dtype == torch.float64 and pb.D.dtype == torch.float64 and pb.beta == 2.0 and pb.loss == "mse"
+    assert (pb.n, pb.d, pb.P) == (8, 2, D.shape[1]) and torch.equal(pb.S, 2 * D.double() - 1)
+    v, w = pb.zeros()
+    assert v.shape == (pb.P, 2) and v.dtype == torch.float64 and v.data_ptr() != w.data_ptr()
+    assert pb.objective(v, w) == pytest.approx(0.5 * float(y.square().sum()))
+    assert torch.equal(add_bias(x.float())[:, 1], torch.ones(8)) and add_bias(x).dtype == torch.float64
+    with pytest.raises(ValueError, match="w must have shape"):
+        pb.predict(v, w[:, :1])
