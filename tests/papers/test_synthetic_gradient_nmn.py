@@ -98,6 +98,12 @@ def test_lrua_initial_state_and_least_used_check():
 
 
 def test_lrua_bad_arguments():
+    d = LRUAMemory()
+    assert (d.slots, d.width, d.read_heads, d.gamma) == (128, 40, 4, 0.95)  # card: MANN defaults
+    LRUAMemory(3, 2, 3, gamma=0.0), LRUAMemory(3, 2, 1, gamma=1.0)  # the boundaries are allowed
+    for bad, name in (((0, 3, 1), "slots"), ((4, 0, 1), "width"), ((4, 3, 0), "read_heads"), ((4.0, 3, 1), "slots")):
+        with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+            LRUAMemory(*bad)
     with pytest.raises(ValueError, match="read_heads"):
         LRUAMemory(2, 3, 3)
     with pytest.raises(ValueError, match="gamma"):
@@ -106,6 +112,8 @@ def test_lrua_bad_arguments():
     st = mem.initial(1, like=torch.zeros(()))
     with pytest.raises(ValueError, match="keys"):
         mem.step(st, torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match="alpha"):
+        mem.step(st, torch.zeros(1, 2, 3), torch.zeros(1, 2, 3), torch.zeros(1, 3))
 
 
 # ---------------------------------------------------------------- fast step and S
