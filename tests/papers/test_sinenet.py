@@ -266,3 +266,24 @@ def test_smoke_learns_and_a_tiny_full_runs(tmp_path):
                                 "batch_size": 8, "threads": 1})
     assert {"kmax_over_k1_rollout", "rollout_monotone_in_k", "rollout_K2"} <= set(f.metrics)
     assert f.metrics["param_mismatch"] < 0.1
+
+
+def test_train_runs_adamw_with_warmup_cosine_per_step_for_every_epoch(monkeypatch):
+    from paperzoo.papers.sinenet import train
+    seen = []
+
+    class Spy(torch.optim.AdamW):
+        def step(self, closure=None):
+            seen.append((self.param_groups[0]["lr"], self.param_groups[0]["weight_decay"]))
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Spy)
+    traj = torch.randn(4, 6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    torch.manual_seed(0)
+    calls = []
+    norm, hist = train(SineNet(1, hidden=2, waves=1, levels=1), traj, epochs=2, batch_size=2, lr=1e-2, weight_decay=0.5,
+                       warmup_frac=0.25, eval_fn=lambda m, e: calls.append(e) or {"e": e}, progress=False)
+    f = warmup_cosine(8, 2, 1e-2)  # 4 trajectories x 2 windows / batch 2 = 4 steps per epoch; warm-up 2 of 8
+    assert [lr for lr, _ in seen] == pytest.approx([1e-2 * f(s) for s in range(8)], rel=1e-9)
+    assert all(wd == 0.5 for _, wd in seen) and calls == [1, 2] and [h["e"] for h in hist] == [1, 2]
+    torch.testing.assert_close(norm.mean.flatten(), traj.mean().reshape(1))
