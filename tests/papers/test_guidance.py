@@ -433,3 +433,23 @@ def test_guidance_loss_custom_types_pair_ranges_and_error_messages():
     with pytest.raises(TypeError, match="must be an nn.Module, got str"):
         ActivationTap("model")
     assert ActivationTap(target).batch_size is None
+
+
+def test_epoch_rows_are_means_and_edge_sizes():
+    target, guide = _pair(dropout=0.0)
+    data = copy_paste_dataset(64, lmin=3, lmax=6)
+    ln = GuidanceLearner(target, GuidanceLoss(target, guide), task="copy-paste", batch_size=16, optimizer="adamw")
+    row = ln.train_epoch(data, epoch=0, generator=torch.Generator().manual_seed(0), progress=_NoBar())
+    assert 1.5 < row["task_loss"] < 3.0 and row["guided_steps"] == 4  # mean CE per step, ~ln 13 at the start
+    assert all(0.2 < c <= 1.0 for c in row["cka"]) and row["align_loss"] == pytest.approx(sum(1 - c for c in row["cka"]),
+                                                                                          abs=0.05)
+    al = GuidanceLearner(target, GuidanceLoss(target, guide), task="align", batch_size=16)
+    r2 = al.train_epoch(data, epoch=0, generator=torch.Generator().manual_seed(0), progress=_NoBar())
+    assert r2["task_loss"] == 0.0 and r2["loss"] == pytest.approx(r2["align_loss"])
+    assert GuidanceLearner(target, batch_size=2).steps_per_epoch(data) == 32
+    assert GuidanceLearner(target, batch_size=64).steps_per_epoch(data) == 1
+    for kw in ({"clip": 0.0}, {"batch_size": 1}, {"optimizer": "sgd"}):
+        with pytest.raises(ValueError):
+            GuidanceLearner(target, **kw)
+    assert ln.batch_size == 16 and GuidanceLearner(target).batch_size == 256  # paper batch 256
+    assert GuidanceLearner(target).opt.param_groups[0]["lr"] == 1e-3 and GuidanceLearner(target).eval_batch == 1000
