@@ -97,6 +97,8 @@ def test_converted_model_is_the_plain_model_at_base_resolution_and_owns_its_weig
     assert not torch.allclose(conv(x), unet(x))                       # a copy, not shared references
     for n in (32, 64):                                               # (at 8, 3-tap kernels would have 2 taps)
         assert conv(torch.randn(2, 1, n, n, dtype=torch.float64)).shape == (2, 1, n, n)
+    net5 = kernel_interpolated(UNetPDE(hidden=2, kernel=5, mults=(1, 2)).double(), 32)
+    assert net5(torch.randn(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 1, 16, 16)  # s = 1/2: the stride-2 conv
     with pytest.raises(ValueError, match="size-preserving"):
         conv(torch.randn(1, 1, 24, 24, dtype=torch.float64))          # 3 taps at scale 1.5: 4 taps, no centre
     with pytest.raises(ValueError, match="integer"):

@@ -64,8 +64,8 @@ class InterpConv2d(nn.Conv2d):
         if min(k2) < 1:
             raise ValueError(f"InterpConv2d: scale {s} shrinks a {kh} x {kw} kernel to nothing")
         pad = tuple(int(p * s) for p in self.padding)
-        for k, p, k_new, p_new in zip(self.kernel_size, self.padding, k2, pad):
-            if k - 1 == 2 * p and k_new - 1 != 2 * p_new:
+        for k, p, st, k_new, p_new in zip(self.kernel_size, self.padding, self.stride, k2, pad):
+            if st == 1 and k - 1 == 2 * p and k_new - 1 != 2 * p_new:
                 raise ValueError(f"InterpConv2d: at scale {s:g} a size-preserving {k}-tap convolution becomes {k_new} taps "
                                  f"with padding {p_new}, which is not size-preserving; use a resolution ratio that keeps "
                                  f"s (k - 1) + 1 odd")
