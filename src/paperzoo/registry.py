@@ -127,8 +127,9 @@ class ModelEntry:
 class ProbeEntry:
     """A registered probe: ``fn(model, data, *, layers=None, **kw) -> dict[str, float]``.
 
-    ``pair=True`` probes compare two models (``fn(model, data, *, other, layers=None)``);
-    ``kinds`` are the task kinds whose models it accepts.
+    ``pair=True`` probes compare two models (``fn(model, data, *, other, layers=None)``), by default two
+    checkpoints of one architecture; ``same_arch=False`` lets a pair probe compare different architectures
+    (a target and its guide). ``kinds`` are the task kinds whose models it accepts.
     """
 
     name: str
@@ -137,6 +138,7 @@ class ProbeEntry:
     kinds: tuple[str, ...] = ("classification",)
     pair: bool = False
     doc: str = ""
+    same_arch: bool = True
 
 
 @dataclass
@@ -215,12 +217,12 @@ def register_model(name: str, *, task: str | tuple[str, ...], example: Callable[
 
 
 def register_probe(name: str, *, kinds: tuple[str, ...] = ("classification",), pair: bool = False,
-                   paper: str | None = None):
+                   same_arch: bool = True, paper: str | None = None):
     """Decorator: register a probe ``fn(model, data, *, layers=None) -> dict[str, float]``."""
 
     def deco(fn):
         _REG.probes[name] = ProbeEntry(name, fn, paper or _paper_of(fn.__module__), tuple(kinds), pair,
-                                       (fn.__doc__ or "").strip())
+                                       (fn.__doc__ or "").strip(), same_arch)
         return fn
 
     return deco

@@ -40,7 +40,7 @@ def run_probe(name: str, model: str, data: str | tuple, *, other: str | None = N
             raise ValueError(f"probe {name!r} compares two models: pass --other (a second checkpoint of the same "
                              f"architecture)")
         m2, meta2 = resolve_model(other)
-        if not same_architecture(m, m2):
+        if entry.same_arch and not same_architecture(m, m2):
             raise ValueError(f"probe {name!r}: {model} ({meta['model']}) and {other} ({meta2['model']}) are not the "
                              f"same architecture (parameter names or shapes differ)")
         kw["other"] = m2

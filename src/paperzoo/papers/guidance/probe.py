@@ -28,7 +28,7 @@ def default_layers(model: nn.Module) -> list[str]:
     return names[:-1]
 
 
-@register_probe("guidance-cka", kinds=("classification",), pair=True)
+@register_probe("guidance-cka", kinds=("classification",), pair=True, same_arch=False)
 def guidance_cka(model: nn.Module, data: Any, *, other: nn.Module | None = None,
                  layers: Sequence[str] | None = None, n: int = 2000) -> dict[str, float]:
     """Linear CKA of ``model`` (target) with ``other`` (guide) on the first ``n`` inputs of ``data``, per pair
