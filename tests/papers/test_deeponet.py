@@ -110,3 +110,24 @@ def test_bad_shapes_are_clear_errors():
         DeepONet(10, activation="swish")
     with pytest.raises(ValueError, match="steps"):
         train(model, antiderivative_data(3, m=10), steps=0)
+
+
+def test_deepxde_state_loads_into_our_deeponet_exactly():
+    """bench.py starts ours from DeepXDE's weights: a DeepONetCartesianProd state (Linear layout) must give the same
+    function (branch linear last layer, trunk activated last layer, scalar bias), checked against a hand forward."""
+    from paperzoo.papers.deeponet.bench import load_deepxde_init
+
+    g = torch.Generator().manual_seed(0)
+    shapes = {"branch.linears.0": (40, 100), "branch.linears.1": (40, 40), "trunk.linears.0": (40, 1),
+              "trunk.linears.1": (40, 40)}
+    st = {}
+    for k, (o, i) in shapes.items():
+        st[f"{k}.weight"] = torch.randn(o, i, generator=g, dtype=torch.float64) / i ** 0.5
+        st[f"{k}.bias"] = torch.randn(o, generator=g, dtype=torch.float64) * 0.1
+    st["b"] = torch.tensor(0.3, dtype=torch.float64)
+    model = load_deepxde_init(DeepONet(100).double(), st)
+    u, y = torch.randn(5, 100, generator=g, dtype=torch.float64), torch.rand(7, 1, generator=g, dtype=torch.float64)
+    lin = lambda k, x: x @ st[f"{k}.weight"].T + st[f"{k}.bias"]  # noqa: E731
+    br = lin("branch.linears.1", torch.relu(lin("branch.linears.0", u)))
+    tr = torch.relu(lin("trunk.linears.1", torch.relu(lin("trunk.linears.0", y))))
+    assert torch.allclose(model(u, y), br @ tr.T + 0.3, atol=1e-12)

@@ -6,7 +6,9 @@ integrated exactly at the same 100 query points of [0, 1]; ``n_test`` fresh func
 number of steps, test error evaluated every 1000 steps (DeepXDE's ``display_every``), float32, the same number of
 CPU threads. Ours runs a plain PyTorch loop (``F.mse_loss``, ``torch.optim.Adam(fused=True)``: the same Adam in
 torch's fused CPU kernel); DeepXDE runs its ``Model.train``. Reported per implementation: wall seconds per 1000
-steps (median of ``repeats`` interleaved runs, seeds 0 .. repeats-1)
+steps (median of ``repeats`` interleaved runs, seeds 0 .. repeats-1;
+ours starts from the very weights DeepXDE drew for the same seed, so the errors compare the implementations, not two
+initialisations)
 and the relative L2 test error ``||pred - s|| / ||s||`` over the whole test array (DeepXDE's ``l2 relative error``),
 plus its per-function mean (DeepXDE's ``mean l2 relative error``).
 Needs the optional extra ``deepxde`` (PyTorch backend; ``DDE_BACKEND=pytorch`` is set here).
@@ -45,10 +47,24 @@ def _errors(pred: torch.Tensor, s: torch.Tensor) -> tuple[float, float]:
     return glob, per
 
 
-def _ours(data, *, steps: int, lr: float, seed: int) -> dict:
+def load_deepxde_init(model: DeepONet, init: dict[str, torch.Tensor]) -> DeepONet:
+    """Copy a DeepXDE ``DeepONetCartesianProd`` state (``branch/trunk.linears.i.weight`` (out, in), ``.bias``, ``b``)
+    into our unstacked DeepONet (weights (1, in, out)), so both implementations start from the same point."""
+    with torch.no_grad():
+        for name, net in (("branch", model.branch), ("trunk", model.trunk)):
+            for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+                w.copy_(init[f"{name}.linears.{i}.weight"].T.reshape(w.shape))
+                b.copy_(init[f"{name}.linears.{i}.bias"].reshape(b.shape))
+        model.b0.copy_(init["b"].reshape(()))
+    return model
+
+
+def _ours(data, *, steps: int, lr: float, seed: int, init: dict[str, torch.Tensor] | None = None) -> dict:
     u_tr, y, s_tr, u_te, s_te = data
     torch.manual_seed(seed)
     model = DeepONet(u_tr.shape[1])
+    if init is not None:
+        load_deepxde_init(model, init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # the same Adam, torch's fused CPU kernel
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
@@ -76,6 +92,7 @@ def _deepxde(data, *, steps: int, lr: float, seed: int) -> dict:
         dde.config.set_random_seed(seed)
         d = dde.data.TripleCartesianProd(X_train=(u_tr, y), y_train=s_tr, X_test=(u_te, y), y_test=s_te)
         net = dde.nn.DeepONetCartesianProd([u_tr.shape[1], 40, 40], [1, 40, 40], "relu", "Glorot normal")
+        init = {k: v.detach().clone() for k, v in net.state_dict().items()}
         model = dde.Model(d, net)
         model.compile("adam", lr=lr)
         t0 = time.perf_counter()
@@ -83,7 +100,7 @@ def _deepxde(data, *, steps: int, lr: float, seed: int) -> dict:
         secs = time.perf_counter() - t0
         pred = torch.as_tensor(model.predict((u_te, y)))
     glob, per = _errors(pred, torch.as_tensor(s_te))
-    return {"s_per_1000_steps": 1000 * secs / steps, "rel_l2": glob, "mean_rel_l2": per}
+    return {"s_per_1000_steps": 1000 * secs / steps, "rel_l2": glob, "mean_rel_l2": per, "init": init}
 
 
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 2200, repeats: int = 6,
@@ -110,8 +127,8 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
     try:
         runs: dict[str, list[dict]] = {"paperzoo": [], "deepxde": []}
         for rep in range(repeats):  # interleaved: both see the same machine load
-            runs["paperzoo"].append(_ours(data, steps=steps, lr=lr, seed=rep))
             runs["deepxde"].append(_deepxde(data, steps=steps, lr=lr, seed=rep))
+            runs["paperzoo"].append(_ours(data, steps=steps, lr=lr, seed=rep, init=runs["deepxde"][-1].pop("init")))
     finally:
         torch.set_num_threads(old)
     import deepxde as dde
