@@ -298,7 +298,8 @@ def test_liquid_helpers_and_shared_matmul_kernels(small):
     with pytest.raises(ValueError, match="magnitude"):
         small.with_magnitude(0.0)
     p = torch.rand(4, 30, generator=torch.Generator().manual_seed(0)) * 0.3
-    runs = [LIFLiquidSim(small, matmul=m).run(p, 50, weights=small.with_magnitude(2.0), generator=torch.Generator().manual_seed(1))
+    w = small.with_magnitude(2.0)
+    runs = [LIFLiquidSim(small, matmul=m).run(p, 50, weights=w, generator=torch.Generator().manual_seed(1))
             for m in ("sparse", "dense")]
     assert torch.equal(runs[0]["counts"], runs[1]["counts"]) and runs[0]["counts"].sum() > 0
 

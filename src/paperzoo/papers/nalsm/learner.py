@@ -119,8 +119,9 @@ def readout_features(counts: torch.Tensor) -> torch.Tensor:
 
 
 class LinearReadout:
-    """The official readout trainer: zero-initialised linear layer, Adadelta (lr 0.1; rho 0.95, eps 1e-8 are
-    TensorFlow 1's defaults, reconstructed), soft targets softmax(one-hot), L2 5e-10, best-validation epoch."""
+    """The official readout trainer (``NALSM_OUTPUT_LAYER.py``): zero-initialised linear layer, Adadelta (lr 0.1 from
+    the run files; the code passes only lr, so rho 0.95 and eps 1e-8 are TF1's defaults), soft targets
+    softmax(one-hot), 5e-10 * l2_loss(W), best-validation epoch."""
 
     def __init__(self, n_features: int, n_classes: int = 10, *, lr: float = 0.1, batch_size: int = 250,
                  l2: float = 5e-10, soft_targets: bool = True, rho: float = 0.95, eps: float = 1e-8):
