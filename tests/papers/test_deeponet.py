@@ -124,7 +124,7 @@ def test_deepxde_state_loads_into_our_deeponet_exactly():
     for k, (o, i) in shapes.items():
         st[f"{k}.weight"] = torch.randn(o, i, generator=g, dtype=torch.float64) / i ** 0.5
         st[f"{k}.bias"] = torch.randn(o, generator=g, dtype=torch.float64) * 0.1
-    st["b"] = torch.tensor(0.3, dtype=torch.float64)
+    st["b.0"] = torch.tensor(0.3, dtype=torch.float64)
     model = load_deepxde_init(DeepONet(100).double(), st)
     u, y = torch.randn(5, 100, generator=g, dtype=torch.float64), torch.rand(7, 1, generator=g, dtype=torch.float64)
     lin = lambda k, x: x @ st[f"{k}.weight"].T + st[f"{k}.bias"]  # noqa: E731

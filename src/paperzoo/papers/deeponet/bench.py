@@ -48,14 +48,14 @@ def _errors(pred: torch.Tensor, s: torch.Tensor) -> tuple[float, float]:
 
 
 def load_deepxde_init(model: DeepONet, init: dict[str, torch.Tensor]) -> DeepONet:
-    """Copy a DeepXDE ``DeepONetCartesianProd`` state (``branch/trunk.linears.i.weight`` (out, in), ``.bias``, ``b``)
+    """Copy a DeepXDE ``DeepONetCartesianProd`` state (``branch/trunk.linears.i.weight`` (out, in), ``.bias``, ``b.0``)
     into our unstacked DeepONet (weights (1, in, out)), so both implementations start from the same point."""
     with torch.no_grad():
         for name, net in (("branch", model.branch), ("trunk", model.trunk)):
             for i, (w, b) in enumerate(zip(net.weights, net.biases)):
                 w.copy_(init[f"{name}.linears.{i}.weight"].T.reshape(w.shape))
                 b.copy_(init[f"{name}.linears.{i}.bias"].reshape(b.shape))
-        model.b0.copy_(init["b"].reshape(()))
+        model.b0.copy_(init["b.0"].reshape(()))
     return model
 
 
