@@ -13,10 +13,21 @@ from typing import Any
 
 import torch
 
+from paperzoo.data.sets import TensorSet
 from paperzoo.train.checkpoint import latest_step, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from paperzoo.train.log import MetricsLog, Progress
 from paperzoo.train.loop import DivergenceError
 from paperzoo.train.seed import epoch_generator
+
+
+def full_batches(data: TensorSet, batch_size: int) -> int:
+    """How many full mini-batches of ``batch_size`` a ``TensorSet`` holds (a learner's steps per epoch), with clear
+    errors for anything else."""
+    if not isinstance(data, TensorSet):
+        raise TypeError(f"data must be a paperzoo TensorSet, got {type(data).__name__}")
+    if len(data) < batch_size:
+        raise ValueError(f"{len(data)} samples give no full batch of {batch_size}; lower batch_size")
+    return len(data) // batch_size
 
 
 class Learner:

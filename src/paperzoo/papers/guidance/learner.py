@@ -11,7 +11,7 @@ from torch import nn
 from paperzoo.data import TensorSet
 from paperzoo.papers.guidance.cka import GuidanceLoss
 from paperzoo.papers.guidance.data import trim_batch
-from paperzoo.train import Learner
+from paperzoo.train import Learner, full_batches
 from paperzoo.train.log import Progress
 
 __all__ = ["TASKS", "GuidanceLearner"]
@@ -58,11 +58,7 @@ class GuidanceLearner(Learner):
 
     # ------------------------------------------------------------------ pieces
     def _check(self, data) -> int:
-        if not isinstance(data, TensorSet):
-            raise TypeError(f"data must be a paperzoo TensorSet, got {type(data).__name__}")
-        if len(data) < self.batch_size:
-            raise ValueError(f"{len(data)} samples give no full batch of {self.batch_size}; lower batch_size")
-        return len(data) // self.batch_size
+        return full_batches(data, self.batch_size)
 
     def steps_per_epoch(self, data: TensorSet) -> int:
         return self._check(data)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from paperzoo.data import TensorSet
 from paperzoo.papers.noprop.model import BackpropBaseline, DiffusionChain, NoPropDT
-from paperzoo.train import Learner, fit
+from paperzoo.train import Learner, fit, full_batches
 from paperzoo.train.log import Progress
 
 ORDERS = ("blockwise", "fused")
@@ -80,11 +80,7 @@ class NoPropLearner(Learner):
         self.shared_opt = _make_optimizer(optimizer, shared, lr, weight_decay)
 
     def _batches(self, data: TensorSet) -> int:
-        if not isinstance(data, TensorSet):
-            raise TypeError(f"data must be a paperzoo TensorSet, got {type(data).__name__}")
-        if len(data) < self.batch_size:
-            raise ValueError(f"{len(data)} samples give no full batch of {self.batch_size}; lower batch_size")
-        return len(data) // self.batch_size
+        return full_batches(data, self.batch_size)
 
     def steps_per_epoch(self, data: TensorSet) -> int:
         return self._batches(data) * (self.model.T if self.order == "blockwise" else 1)
