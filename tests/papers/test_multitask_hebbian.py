@@ -161,3 +161,22 @@ def test_learner_learns_with_examples_and_resumes_bit_identically(tmp_path):
         HebbianLearner("supervised", d=0.3, r=0.3, schedule=(5, 5))
     with pytest.raises(ValueError, match="examples per archetype"):
         HebbianLearner("supervised", d=0.3, r=0.3, schedule=(50,)).fit(data, epochs=1)
+
+
+def test_block_one_is_the_exact_sequential_dynamics_and_inputs_are_checked():
+    g = torch.Generator().manual_seed(7)
+    N = 400
+    coup = HebbianCouplings(torch.randn(3, N, generator=g, dtype=torch.float64), torch.tensor([1.0, 0.7, 0.4]))
+    s0 = torch.where(torch.rand(N, generator=g) < 0.5, -1.0, 1.0).double()
+    s, _ = glauber(coup, s0, math.inf, 3, block=1, seed=11)
+    ref, rg, J = s0.clone(), torch.Generator().manual_seed(11), coup.dense()
+    for _ in range(3):                                                   # textbook single-spin sweeps, same order
+        for i in torch.randperm(N, generator=rg).tolist():
+            torch.rand(1, generator=rg, dtype=torch.float64)            # glauber's tie-break draw for this spin
+            ref[i] = torch.sign(J[i] @ ref)
+    assert torch.equal(s, ref)
+    for bad in (dict(sweeps=-1), dict(beta=-1.0)):
+        with pytest.raises(ValueError, match="sweeps >= 0 and beta >= 0"):
+            glauber(coup, s0, **{"beta": math.inf, "sweeps": 1, **bad})
+    with pytest.raises(ValueError, match="state has 5 spins"):
+        glauber(coup, s0[:5])
