@@ -215,3 +215,39 @@ def test_training_learns_the_solution_operator(tmp_path, monkeypatch):
     after = relative_l2(net(x[40:]), y[40:]).mean().item()
     assert after < 0.25, after                                       # the zero predictor scores 1.0
     assert net.mean == pytest.approx(x[:40].mean().item()) and net.std == pytest.approx(x[:40].std().item())
+
+
+def test_fourier_resize_keeps_every_mode_below_nyquist():
+    g = torch.Generator().manual_seed(5)
+    spec = torch.zeros(1, 1, 32, 17, dtype=torch.complex128)
+    spec[..., :16, :16] = torch.randn(1, 1, 16, 16, generator=g, dtype=torch.complex128)
+    spec[..., -15:, :16] = torch.randn(1, 1, 15, 16, generator=g, dtype=torch.complex128)
+    x = torch.fft.irfft2(spec, s=(32, 32))                              # all modes up to 15, none at Nyquist 16
+    up = fourier_resize(x, (96, 64))
+    assert torch.allclose(up[..., ::3, ::2], x, atol=1e-10)
+    assert torch.allclose(fourier_resize(up, 32), x, atol=1e-10)
+
+
+def test_transposed_conv_commutes_with_fourier_refinement_on_rectangular_grids():
+    """Up-sampling layer at scale 2 on the Fourier-refined input = the base-scale layer's output, Fourier-refined
+    (exact in 'fourier' mode): the layer acts on the function, not the grid; the scale follows the width."""
+    torch.manual_seed(3)
+    up = nn.ConvTranspose2d(2, 3, 4, stride=2, padding=2).double()
+    net = kernel_interpolated(nn.Sequential(up), base_res=12, mode="fourier")
+    spec = torch.zeros(1, 2, 8, 7, dtype=torch.complex128)               # 8 x 12 (rows != columns), no Nyquist
+    spec[..., :3, :5] = torch.randn(1, 2, 3, 5, generator=torch.Generator().manual_seed(4), dtype=torch.complex128)
+    xc = torch.fft.irfft2(spec, s=(8, 12))
+    with torch.no_grad():
+        yc = net(xc)                                                     # scale 12 / 12 = 1: the plain layer + pad
+        yf = net(fourier_resize(xc, (16, 24)))                           # scale 24 / 12 = 2
+    assert yc.shape == (1, 3, 16, 24) and yf.shape == (1, 3, 32, 48)
+    assert torch.allclose(yf, fourier_resize(yc, (32, 48)), atol=1e-10)
+
+
+def test_converted_conv_scale_follows_the_width():
+    conv = nn.Conv2d(1, 1, 3, padding=1, bias=False).double()
+    net = kernel_interpolated(conv, base_res=8)
+    x = torch.randn(1, 1, 8, 16, dtype=torch.float64)                    # width 16: scale 2, 5-tap kernel
+    w, pad = net.model[0].scaled_kernel(2.0)
+    with torch.no_grad():
+        assert torch.allclose(net(x), nn.functional.conv2d(x, w, None, 1, pad))
