@@ -88,6 +88,57 @@ def test_fused_base_branch_has_the_gradients_of_the_plain_layer():
         layer.basis.with_first(x, first[:, :2])
 
 
+@pytest.mark.parametrize("grid,order", [(5, 3), (3, 1), (6, 2), (2, 4), (4, 5)])
+def test_closed_form_dense_bspline_equals_cox_de_boor(grid, order):
+    """The compile path's symmetric truncated-power form gives the Cox-de Boor values (knots and off-grid points
+    included) and, through autograd, the derivative the local form's custom backward gives; both layouts."""
+    basis = skan.BSplineBasis(grid=grid, order=order, range=(-0.5, 1.5))
+    h = 2.0 / grid
+    x = torch.cat([_x(400, -0.5 - (order + 1) * h, 1.5 + (order + 1) * h)[:, 0], basis.knots])
+    x = torch.stack([x, x.flip(0)], 1)  # two input columns: the basis-major layout is a real transpose
+    invs = [getattr(basis, f"inv{p}") for p in range(1, order + 1)]
+    ref = cox_de_boor(x, basis.knots, invs)[0]
+    assert (basis.dense(x) - ref).abs().max() < 1e-12
+    assert torch.equal(basis.dense(x, basis_dim=-2), basis.dense(x).transpose(-1, -2))
+    w = torch.randn(ref.shape, dtype=D, generator=torch.Generator().manual_seed(1))
+    xd, xl = x[20:200].clone().requires_grad_(), x[20:200].clone().requires_grad_()  # off the knots (order-1 kinks)
+    (basis.dense(xd) * w[20:200]).sum().backward()
+    (basis(xl) * w[20:200]).sum().backward()
+    assert (xd.grad - xl.grad).abs().max() < 1e-10
+    with pytest.raises(ValueError, match="order"):
+        skan.bases.dense_uniform_bspline(x, -0.5, h, grid, 0)
+    with pytest.raises(ValueError, match="basis_dim"):
+        basis.dense(x, basis_dim=0)
+
+
+def test_compile_path_of_the_layer_equals_the_eager_path(monkeypatch):
+    """Under torch.compile a B-spline KANLayer takes the closed-form, basis-major branch: same outputs and the same
+    parameter and input gradients as the eager local-form branch (float64). Checked by forcing the branch eagerly,
+    and through dynamo + AOT autograd (``aot_eager``: no C++ compiler needed)."""
+    torch.manual_seed(0)
+    layer = KANLayer(3, 4, basis="bspline", grid=4, order=3).double()
+    x = _x(50, -1.3, 1.3, cols=3)
+
+    def run():
+        xi = x.clone().requires_grad_()
+        layer.zero_grad()
+        y = layer(xi)
+        (y * torch.arange(1.0, 5.0, dtype=D)).sum().backward()
+        return y.detach(), xi.grad, layer.coef.grad.clone(), layer.base_weight.grad.clone()
+
+    eager = run()
+    with monkeypatch.context() as m:
+        m.setattr(torch.compiler, "is_compiling", lambda: True)
+        forced = run()
+    for a, b in zip(eager, forced):
+        assert (a - b).abs().max() < 1e-12
+    torch._dynamo.reset()
+    net = skan.KAN([2, 5, 3], grid=5, order=3).double()
+    compiled = torch.compile(net, backend="aot_eager")
+    xs = _x(64, -1.2, 1.2, cols=2)
+    assert (compiled(xs) - net(xs)).abs().max() < 1e-12
+
+
 def test_rbf_chebyshev_jacobi_against_formulas():
     x = _x(100, -1.5, 1.5)
     rbf = skan.RBFBasis()(x)[:, 0].numpy()

@@ -101,15 +101,26 @@ class KANLayer(nn.Module):
         b = self.basis(x)  # (B, in, K)
         return F.linear(b.reshape(x.shape[0], -1), self.coef.reshape(self.out_dim, -1))
 
+    def _one_matmul(self, x2: torch.Tensor) -> torch.Tensor:
+        """B-spline family with its base branch as one matmul: features ``[act(x_i), B_1(x_i), ..., B_K(x_i)]``
+        against ``[w_base, c_1, ..., c_K]``. Eagerly the features come from the local de Boor form
+        (``with_first``), laid out (B, in, 1 + K); under ``torch.compile`` from the closed form, laid out
+        (B, 1 + K, in) so that inductor's fused loop runs along the inputs (the weights are permuted to match)."""
+        act = _ACTS[self.base_activation](x2)
+        if torch.compiler.is_compiling() and self.basis.order >= 1:
+            feats = torch.cat([act.unsqueeze(-2), self.basis.dense(x2, basis_dim=-2)], -2)
+            weight = torch.cat([self.base_weight.unsqueeze(-2), self.coef.transpose(-1, -2)], -2)
+        else:
+            feats = self.basis.with_first(x2, act)
+            weight = torch.cat([self.base_weight.unsqueeze(-1), self.coef], -1)
+        return F.linear(feats.reshape(x2.shape[0], -1), weight.reshape(self.out_dim, -1))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_last(x, self.in_dim, f"KANLayer({self.family})")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_dim)
         if self.base_activation is not None and hasattr(self.basis, "with_first") and not hasattr(self, "base_bias"):
-            # fused: [act(x_i), B_1(x_i), ..., B_K(x_i)] against [w_base, c_1, ..., c_K]: one matmul
-            feats = self.basis.with_first(x2, _ACTS[self.base_activation](x2))
-            weight = torch.cat([self.base_weight.unsqueeze(-1), self.coef], -1)
-            return F.linear(feats.reshape(x2.shape[0], -1), weight.reshape(self.out_dim, -1)).reshape(*lead, self.out_dim)
+            return self._one_matmul(x2).reshape(*lead, self.out_dim)
         y = self.edge_sum(x2)
         if self.base_activation is not None:
             y = y + F.linear(_ACTS[self.base_activation](x2), self.base_weight, getattr(self, "base_bias", None))
