@@ -3,16 +3,28 @@
 Same data (f2 = exp(sin(pi x) + y^2), 1000 train / 1000 test points uniform on [-1, 1]^2, pykan's
 tutorial function), same widths ([2, 5, 1] and [2, 32, 32, 1]), grid 5, order 3, Adam, full batch of
 1000, the same number of steps and learning rate. A step is one training step plus one test-set
-forward, as pykan's ``fit`` does. pykan runs twice: "pykan" keeps its defaults except
-``update_grid=False`` and ``auto_save=False`` (our KAN has no grid updates or checkpoints, so this is the
-like-for-like compute), and "pykan-defaults" is pykan as a user runs it out of the box (auto-save of
-every step's model state, grid updates). Both sides run with the same number of CPU
-threads; each (implementation, width) is repeated and the median ms per step is reported.
-Needs the optional extra ``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib).
+forward, as pykan's ``fit`` does. Rows (``impl``):
+
+- ``paperzoo``: our ``KAN`` in a plain PyTorch loop (eager).
+- ``paperzoo-compiled``: the same model and loop under ``torch.compile`` (inductor). Compilation happens on
+  warm-up steps, after which the model and optimizer are reset to the initial state, so the timed steps
+  follow the eager run's trajectory; the compile seconds are reported apart (``compile_s``).
+- ``pykan-fast``: pykan's ``KAN`` in the same loop with its per-forward extras off (``symbolic_enabled=False``,
+  ``save_act=False``): the fastest pykan we know, and the like-for-like compute.
+- ``pykan-module``: pykan's ``KAN`` as constructed with its defaults, in the same loop. Its forward also runs
+  the symbolic branch, a Python loop over every edge (1,120 at [2, 32, 32, 1]) even when all symbolic masks
+  are zero. This is how the issue measured pykan (335 ms per step at [2, 32, 32, 1], 7.3 ms at [2, 5, 1]).
+- ``pykan-fit``: pykan's own ``fit`` as a user runs it (defaults: grid updates, auto-save of every step's state).
+
+Both sides run with the same number of CPU threads; the implementations are interleaved within each repeat,
+so all see the same machine load; the median ms per step over repeats is reported. Needs the optional extra
+``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib) and, for the compiled row,
+a C++ compiler for inductor.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import statistics
@@ -29,13 +41,14 @@ from paperzoo.papers.skan.data import function_fitting_suite
 from paperzoo.papers.skan.model import KAN
 
 WIDTHS = ((2, 5, 1), (2, 32, 32, 1))
+IMPLS = ("paperzoo", "paperzoo-compiled", "pykan-fast", "pykan-module", "pykan-fit")
+BASELINES = ("pykan-fast", "pykan-module", "pykan-fit")
 
 
-def _ours(widths, data, *, steps: int, lr: float, seed: int) -> dict:
+def _loop(model: torch.nn.Module, params, data, *, steps: int, lr: float) -> float:
+    """``steps`` Adam steps on the full training set, each followed by a test-set forward; wall seconds."""
     x_tr, y_tr, x_te, y_te = data
-    torch.manual_seed(seed)
-    model = KAN(list(widths), basis="bspline", grid=5, order=3)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(params, lr=lr)
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = F.mse_loss(model(x_tr), y_tr)
@@ -44,41 +57,67 @@ def _ours(widths, data, *, steps: int, lr: float, seed: int) -> dict:
         opt.step()
         with torch.no_grad():
             F.mse_loss(model(x_te), y_te)
-    secs = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def _result(model: torch.nn.Module, data, secs: float, steps: int, **extra) -> dict:
     with torch.no_grad():
-        err = float(torch.sqrt(F.mse_loss(model(x_te), y_te)))
-    return {"ms_per_step": 1e3 * secs / steps, "test_rmse": err, "params": count_params(model)}
+        err = float(torch.sqrt(F.mse_loss(model(data[2]), data[3])))
+    return {"ms_per_step": 1e3 * secs / steps, "test_rmse": err, "params": count_params(model), **extra}
 
 
-def _pykan(widths, data, *, steps: int, lr: float, seed: int, defaults: bool = False) -> dict:
-    from kan import KAN as PyKAN
+def _ours(widths, data, *, steps: int, lr: float, seed: int, compiled: bool = False, backend: str = "inductor",
+          warmup: int = 3) -> dict:
+    """Our KAN, eager or under ``torch.compile(backend=...)`` (warm-up steps, then reset to the initial state)."""
+    torch.manual_seed(seed)
+    model = KAN(list(widths), basis="bspline", grid=5, order=3)
+    if not compiled:
+        return _result(model, data, _loop(model, model.parameters(), data, steps=steps, lr=lr), steps)
+    init = copy.deepcopy(model.state_dict())
+    run = torch.compile(model, backend=backend)
+    t0 = time.perf_counter()
+    _loop(run, model.parameters(), data, steps=warmup, lr=lr)  # compiles the training and the no-grad graphs
+    compile_s = time.perf_counter() - t0
+    model.load_state_dict(init)
+    return _result(model, data, _loop(run, model.parameters(), data, steps=steps, lr=lr), steps, compile_s=compile_s)
 
-    x_tr, y_tr, x_te, y_te = data
-    dataset = {"train_input": x_tr, "train_label": y_tr, "test_input": x_te, "test_label": y_te}
+
+@contextlib.contextmanager
+def _quiet_tmpdir():
+    """pykan prints progress and may write checkpoints under the working directory: keep both out of the way."""
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
-        os.chdir(tmp)  # pykan may write checkpoints / figures under the working directory
+        os.chdir(tmp)
         try:
-            if defaults:  # pykan as a user runs it: its defaults (auto-save, grid updates), Adam, full batch
-                model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, device="cpu")
-                t0 = time.perf_counter()
-                model.fit(dataset, opt="Adam", steps=steps, lr=lr, batch=len(x_tr))
-            else:
-                model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, auto_save=False, device="cpu")
-                t0 = time.perf_counter()
-                model.fit(dataset, opt="Adam", steps=steps, lr=lr, batch=len(x_tr), update_grid=False)
-            secs = time.perf_counter() - t0
+            yield
         finally:
             os.chdir(cwd)
-    with torch.no_grad():
-        err = float(torch.sqrt(F.mse_loss(model(x_te), y_te)))
-    return {"ms_per_step": 1e3 * secs / steps, "test_rmse": err, "params": count_params(model)}
+
+
+def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict:
+    from kan import KAN as PyKAN
+
+    x_tr, y_tr, x_te, y_te = data
+    with _quiet_tmpdir():
+        if mode == "fit":  # pykan as a user runs it: its defaults (auto-save, grid updates), Adam, full batch
+            model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, device="cpu")
+            dataset = {"train_input": x_tr, "train_label": y_tr, "test_input": x_te, "test_label": y_te}
+            t0 = time.perf_counter()
+            model.fit(dataset, opt="Adam", steps=steps, lr=lr, batch=len(x_tr))
+            secs = time.perf_counter() - t0
+        else:
+            model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, auto_save=False, device="cpu")
+            if mode == "fast":
+                model.symbolic_enabled, model.save_act = False, False
+            secs = _loop(model, model.parameters(), data, steps=steps, lr=lr)
+        model.symbolic_enabled, model.save_act = False, False  # scoring only
+    return _result(model, data, secs, steps)
 
 
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 50, repeats: int = 3,
         lr: float = 1e-2, threads: int = 2) -> Path:
-    """Time and score both implementations; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``."""
+    """Time and score every row of ``IMPLS``; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``."""
     against = against or "pykan"
     if against != "pykan":
         raise ValueError(f"skan bench: --against must be 'pykan', got {against!r}")
@@ -94,28 +133,32 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
     data = function_fitting_suite("f2", 1000, 1000, seed=0)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
+    runs: dict[tuple, list[dict]] = {}
     try:
-        runs: dict[tuple, list[dict]] = {}
         for widths in WIDTHS:
-            for rep in range(repeats):  # interleaved, so both sides see the same machine load
-                runs.setdefault(("paperzoo", widths), []).append(_ours(widths, data, steps=steps, lr=lr, seed=rep))
-                runs.setdefault(("pykan", widths), []).append(_pykan(widths, data, steps=steps, lr=lr, seed=rep))
-                runs.setdefault(("pykan-defaults", widths), []).append(
-                    _pykan(widths, data, steps=steps, lr=lr, seed=rep, defaults=True))
+            for rep in range(repeats):  # interleaved, so every row sees the same machine load
+                kw = dict(steps=steps, lr=lr, seed=rep)
+                runs.setdefault(("paperzoo", widths), []).append(_ours(widths, data, **kw))
+                runs.setdefault(("paperzoo-compiled", widths), []).append(_ours(widths, data, compiled=True, **kw))
+                for mode in ("fast", "module", "fit"):
+                    runs.setdefault((f"pykan-{mode}", widths), []).append(_pykan(widths, data, mode=mode, **kw))
     finally:
         torch.set_num_threads(old)
     import kan as _kan
 
+    def med(impl, widths, key="ms_per_step"):
+        return statistics.median(r[key] for r in runs[(impl, widths)])
+
     rows = []
     for (impl, widths), rs in runs.items():
-        ms = statistics.median(r["ms_per_step"] for r in rs)
-        py = statistics.median(r["ms_per_step"] for r in runs[("pykan", widths)])
-        py_def = statistics.median(r["ms_per_step"] for r in runs[("pykan-defaults", widths)])
-        rows.append({"impl": impl, "version": getattr(_kan, "__version__", "0.2.8") if impl != "paperzoo" else "ours",
-                     "widths": "-".join(map(str, widths)), "grid": 5, "k": 3, "optimizer": "Adam", "lr": lr,
-                     "batch": 1000, "steps": steps, "repeats": repeats, "threads": threads,
-                     "ms_per_step_median": round(ms, 3), "ms_per_step_min": round(min(r["ms_per_step"] for r in rs), 3),
-                     "test_rmse_median": round(statistics.median(r["test_rmse"] for r in rs), 5),
-                     "params": rs[0]["params"], "speedup_vs_pykan": round(py / ms, 1),
-                     "speedup_vs_pykan_defaults": round(py_def / ms, 1)})
+        ms = med(impl, widths)
+        row = {"impl": impl, "version": getattr(_kan, "__version__", "0.2.8") if impl.startswith("pykan") else "ours",
+               "widths": "-".join(map(str, widths)), "grid": 5, "k": 3, "optimizer": "Adam", "lr": lr,
+               "batch": 1000, "steps": steps, "repeats": repeats, "threads": threads,
+               "ms_per_step_median": round(ms, 3), "ms_per_step_min": round(min(r["ms_per_step"] for r in rs), 3),
+               "test_rmse_median": round(med(impl, widths, "test_rmse"), 5), "params": rs[0]["params"],
+               "compile_s_median": round(med(impl, widths, "compile_s"), 2) if "compile_s" in rs[0] else ""}
+        for base in BASELINES:
+            row[f"speedup_vs_{base.replace('-', '_')}"] = round(med(base, widths) / ms, 1)
+        rows.append(row)
     return write_csv(bench_csv_path(root, "skan_vs_pykan", "cpu"), rows)
