@@ -139,6 +139,20 @@ def test_compile_path_of_the_layer_equals_the_eager_path(monkeypatch):
     assert (compiled(xs) - net(xs)).abs().max() < 1e-12
 
 
+def test_bench_compiled_run_follows_the_eager_trajectory():
+    """The bench's compiled row warms up (compiles), resets to the initial state and then trains: it must land where
+    the eager run lands (same seed, same steps); ``aot_eager`` stands in for inductor (no C++ compiler needed)."""
+    from paperzoo.papers.skan import bench
+
+    torch._dynamo.reset()
+    data = function_fitting_suite("f2", 64, 64, seed=0)
+    eager = bench._ours((2, 3, 1), data, steps=4, lr=1e-2, seed=0)
+    comp = bench._ours((2, 3, 1), data, steps=4, lr=1e-2, seed=0, compiled=True, backend="aot_eager", warmup=2)
+    assert abs(eager["test_rmse"] - comp["test_rmse"]) < 1e-5 and comp["compile_s"] > 0
+    untrained = bench._ours((2, 3, 1), data, steps=1, lr=0.0, seed=0)["test_rmse"]
+    assert eager["test_rmse"] < untrained  # four steps at lr 1e-2 do move the model
+
+
 def test_rbf_chebyshev_jacobi_against_formulas():
     x = _x(100, -1.5, 1.5)
     rbf = skan.RBFBasis()(x)[:, 0].numpy()
