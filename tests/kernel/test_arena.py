@@ -61,6 +61,17 @@ def test_arena_trains_at_budget_lists_skips_and_resumes(fake_models, tmp_path, m
     got = list(csv.DictReader(path.open()))
     assert {r["model"] for r in got} == set(fake_models) and got[0]["device_name"] and got[0]["recipe"]
     assert png is None or png.stat().st_size > 0
+    if png is not None:  # the committed PNG can be re-drawn from the CSV alone (string cells, a skipped model too)
+        from paperzoo.arena import plot_arena_csv
+
+        with path.open("a") as f:
+            f.write("mnist,20000,_too_big,toy,width,,2,,,,,,skipped,no width fits,,,,,,,\n")
+        png.unlink()
+        assert plot_arena_csv(path) == png and png.stat().st_size > 0
+        empty = tmp_path / "empty.csv"
+        empty.write_text(path.read_text().splitlines()[0] + "\n")
+        with pytest.raises(ValueError, match="no rows"):
+            plot_arena_csv(empty)
 
 
 def test_arena_refuses_non_classification_and_unknown_models(fake_models, tmp_path):

@@ -178,8 +178,13 @@ def write_arena(rows: list[dict], root: str | Path) -> tuple[Path, Path | None]:
 
 
 def plot_arena(rows: list[dict], path: Path) -> Path | None:
+    """The arena at a glance, one row per model, ranked best first. Left: the metric (accuracy, or relative L2 on a
+    log axis) with its std over seeds. Right: each model's parameter count inside the budget's +-10% band. Colour
+    and marker give the paper; models that could not reach the budget are named under the plot.
+    Returns None without matplotlib or without a finished model."""
     try:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -188,24 +193,54 @@ def plot_arena(rows: list[dict], path: Path) -> Path | None:
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return None
-    key, label = ("acc_mean", "test accuracy (%)") if "acc_mean" in ok[0] else ("rel_l2_mean", "test relative L2 error")
-    std = "acc_std" if key == "acc_mean" else "rel_l2_std"
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    acc = "acc_mean" in ok[0]
+    key, std, label = (("acc_mean", "acc_std", "test accuracy (%)") if acc
+                       else ("rel_l2_mean", "rel_l2_std", "test relative L2 error (log)"))
+    ok = sorted(ok, key=lambda r: float(r[key]), reverse=acc)[::-1]  # best at the top of the plot
     papers = sorted({r["paper"] for r in ok})
-    cmap = plt.get_cmap("tab10")
-    for r in ok:
-        c = cmap(papers.index(r["paper"]) % 10)
-        ax.errorbar(r["params"], r[key], yerr=r[std] or None, fmt="o", color=c, capsize=3)
-        ax.annotate(r["model"], (r["params"], r[key]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-    budget = rows[0]["budget"]
-    ax.axvspan(0.9 * budget, 1.1 * budget, color="0.92", zorder=0, label="budget +-10%")
-    if key == "rel_l2_mean":
-        ax.set_yscale("log")
-    ax.set(xlabel="trainable parameters", ylabel=label,
-           title=f"arena: {rows[0]['task']} at {budget:,} parameters ({rows[0]['seeds']} seed(s), one recipe)")
-    ax.legend(handles=[plt.Line2D([], [], marker="o", ls="", color=cmap(i % 10), label=p) for i, p in enumerate(papers)],
-              fontsize=7, loc="lower right")
-    fig.tight_layout()
+    cmap, markers = plt.get_cmap("tab20"), "osD^v<>P"
+    style = {p: (cmap(i % 20), markers[(i // 20 + i) % len(markers)]) for i, p in enumerate(papers)}
+    budget, n = int(rows[0]["budget"]), len(ok)
+    fig, (ax, axp) = plt.subplots(1, 2, figsize=(9, 1.4 + 0.26 * n), sharey=True, layout="constrained",
+                                  gridspec_kw={"width_ratios": [3, 1.2]})
+    y = list(range(n))
+    for yi, r in zip(y, ok):
+        c, m = style[r["paper"]]
+        e = float(r[std]) if r.get(std) not in (None, "") else 0.0
+        ax.errorbar(float(r[key]), yi, xerr=e or None, fmt=m, color=c, ms=5, capsize=2)
+        axp.plot(int(r["params"]), yi, m, color=c, ms=5)
+    ax.set_yticks(y, [f"{r['model']}  ({r['paper']})" for r in ok], fontsize=8)
+    ax.set_ylim(-0.7, n - 0.3)
+    if not acc:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(label)
+    ax.grid(axis="x", alpha=0.3)
+    axp.axvspan(0.9 * budget, 1.1 * budget, color="0.9", zorder=0)
+    axp.axvline(budget, color="0.6", lw=0.8)
+    axp.set_xlim(0.85 * budget, 1.15 * budget)
+    axp.set_xlabel("parameters (grey: +-10%)")
+    axp.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+    axp.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    skipped = [r["model"] for r in rows if r["status"] != "ok"]
+    fig.suptitle(f"arena: {rows[0]['task']} at {budget:,} parameters, {rows[0]['seeds']} seed(s), one recipe",
+                 fontsize=10)
+    if skipped:
+        fig.supxlabel("cannot reach the budget (reasons in the CSV): " + ", ".join(skipped), fontsize=7)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_arena_csv(csv_path: str | Path) -> Path | None:
+    """Re-draw ``results/arena/<task>-<N>.png`` from its committed CSV (same figure as a fresh run writes)."""
+    import csv
+
+    csv_path = Path(csv_path)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"plot_arena_csv: {csv_path} has no rows")
+    return plot_arena(rows, csv_path.with_suffix(".png"))
