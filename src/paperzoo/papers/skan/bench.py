@@ -31,6 +31,7 @@ import os
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -135,12 +136,21 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     runs: dict[tuple, list[dict]] = {}
+    compile_error = None
     try:
         for widths in WIDTHS:
             for rep in range(repeats):  # interleaved, so every row sees the same machine load
                 kw = dict(steps=steps, lr=lr, seed=rep)
                 runs.setdefault(("paperzoo", widths), []).append(_ours(widths, data, **kw))
-                runs.setdefault(("paperzoo-compiled", widths), []).append(_ours(widths, data, compiled=True, **kw))
+                if compile_error is None:
+                    try:
+                        runs.setdefault(("paperzoo-compiled", widths), []).append(
+                            _ours(widths, data, compiled=True, **kw))
+                    except Exception as e:  # no C++ compiler for inductor, or an unsupported platform
+                        compile_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                        runs.pop(("paperzoo-compiled", widths), None)
+                        warnings.warn(f"skan bench: torch.compile failed, the compiled row is left out ({compile_error})",
+                                      stacklevel=2)
                 for mode in ("fast", "module", "fit"):
                     runs.setdefault((f"pykan-{mode}", widths), []).append(_pykan(widths, data, mode=mode, **kw))
     finally:
@@ -151,6 +161,7 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
         return statistics.median(r[key] for r in runs[(impl, widths)])
 
     rows = []
+    runs = {k: v for k, v in runs.items() if not (compile_error and k[0] == "paperzoo-compiled")}
     for (impl, widths), rs in runs.items():
         ms = med(impl, widths)
         row = {"impl": impl, "version": getattr(_kan, "__version__", "0.2.8") if impl.startswith("pykan") else "ours",
