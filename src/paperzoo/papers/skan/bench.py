@@ -14,7 +14,7 @@ forward, as pykan's ``fit`` does. Rows (``impl``):
   ``save_act=False``): the fastest pykan we know, and the like-for-like compute.
 - ``pykan-module``: pykan's ``KAN`` as constructed with its defaults, in the same loop. Its forward also runs
   the symbolic branch, a Python loop over every edge (1,120 at [2, 32, 32, 1]) even when all symbolic masks
-  are zero. This is how the issue measured pykan (335 ms per step at [2, 32, 32, 1], 7.3 ms at [2, 5, 1]).
+  are zero. This is how pykan was timed when the 30x target was set (335 ms per step at [2, 32, 32, 1], 7.3 ms at [2, 5, 1]).
 - ``pykan-fit``: pykan's own ``fit`` as a user runs it (defaults: grid updates, auto-save of every step's state).
 
 Both sides run with the same number of CPU threads; the implementations are interleaved within each repeat,
