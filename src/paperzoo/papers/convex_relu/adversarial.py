@@ -10,7 +10,6 @@ coordinate (last column of X, see ``add_bias``) is excluded from the ball and fr
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -72,15 +71,7 @@ class ConvexATProblem(ConvexReLUProblem):
             cons += [A >= U[:-1, :], A >= -U[:-1, :],
                      cp.multiply(S, X @ U) >= self.eps * (np.ones((self.n, 1)) @ cp.sum(A, axis=0, keepdims=True))]
         prob = cp.Problem(cp.Minimize(cp.sum(cp.pos(1 - margins)) + self.beta * reg), cons)
-        t0 = time.perf_counter()
-        prob.solve(solver=solver, **kw)
-        secs = time.perf_counter() - t0
-        if V.value is None:
-            raise RuntimeError(f"cvxpy ({solver}) returned no solution: status {prob.status}")
-        to = lambda a: torch.as_tensor(a.T.copy(), dtype=self.X.dtype, device=self.X.device)
-        v, w = to(V.value), to(W.value)
-        return v, w, {"objective": self.objective(v, w), "solver_objective": float(prob.value), "seconds": secs,
-                      "status": prob.status, "solver": solver}
+        return self._solve_and_read(prob, V, W, solver, **kw)
 
 
 def pgd_attack(model: TwoLayerReLU, x: torch.Tensor, y: torch.Tensor, eps: float, *, steps: int = 50,

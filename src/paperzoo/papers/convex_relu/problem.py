@@ -99,6 +99,19 @@ class ConvexReLUProblem:
         worst = torch.minimum((self.S * (self.X @ v.T)).min(), (self.S * (self.X @ w.T)).min())
         return max(0.0, -float(worst))
 
+    def _solve_and_read(self, prob, V, W, solver: str, **kw) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Solve a CVXPY program in the variables ``V, W`` (d, P) and return them as ``(P, d)`` tensors with our
+        objective, the solver's objective, its status and wall seconds."""
+        t0 = time.perf_counter()
+        prob.solve(solver=solver, **kw)
+        secs = time.perf_counter() - t0
+        if V.value is None:
+            raise RuntimeError(f"cvxpy ({solver}) returned no solution: status {prob.status}")
+        to = lambda a: torch.as_tensor(a.T.copy(), dtype=self.X.dtype, device=self.X.device)
+        v, w = to(V.value), to(W.value)
+        return v, w, {"objective": self.objective(v, w), "solver_objective": float(prob.value), "seconds": secs,
+                      "status": prob.status, "solver": solver}
+
     def solve_cvxpy(self, solver: str = "CLARABEL", **kw) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """The generic-solver reference: the same program through CVXPY (optional extra ``pip install cvxpy``;
         Clarabel/SCS/ECOS are open solvers; the first author's repository uses MOSEK). Returns (v, w, info)
@@ -118,15 +131,7 @@ class ConvexReLUProblem:
             data = cp.sum(cp.logistic(2 * pred) - cp.multiply(y + 1, pred))
         reg = cp.sum(cp.norm(V, 2, axis=0)) + cp.sum(cp.norm(W, 2, axis=0))
         prob = cp.Problem(cp.Minimize(data + self.beta * reg), [cp.multiply(S, X @ V) >= 0, cp.multiply(S, X @ W) >= 0])
-        t0 = time.perf_counter()
-        prob.solve(solver=solver, **kw)
-        secs = time.perf_counter() - t0
-        if V.value is None:
-            raise RuntimeError(f"cvxpy ({solver}) returned no solution: status {prob.status}")
-        to = lambda a: torch.as_tensor(a.T.copy(), dtype=self.X.dtype, device=self.X.device)
-        v, w = to(V.value), to(W.value)
-        return v, w, {"objective": self.objective(v, w), "solver_objective": float(prob.value), "seconds": secs,
-                      "status": prob.status, "solver": solver}
+        return self._solve_and_read(prob, V, W, solver, **kw)
 
 
 def recover_network(v: torch.Tensor, w: torch.Tensor, *, tol: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
