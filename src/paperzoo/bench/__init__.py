@@ -53,6 +53,30 @@ def write_csv(path: str | Path, rows: Sequence[dict], device: str | torch.device
     return Path(path)
 
 
+def bench_start(who: str, against: str | None, expected: str, root: str | Path | None = None, *,
+                module: str | None = None, install: str | None = None) -> Path:
+    """The common start of a paper's ``bench.run``: ``--against`` must name ``expected`` (None means it), the
+    other library ``module`` must import (quietly; ``install`` is the pip hint in the error), and the results
+    root defaults to the project's. Returns the root."""
+    against = against or expected
+    if against != expected:
+        raise ValueError(f"{who} bench: --against must be {expected!r}, got {against!r}")
+    if module is not None:
+        import contextlib
+        import importlib
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                importlib.import_module(module)
+        except ImportError as e:
+            raise ImportError(f"{who} bench needs {expected}: pip install {install or module} ({e})") from e
+    if root is None:
+        from paperzoo.api import project_root
+
+        root = project_root()
+    return Path(root)
+
+
 def find_bench(slug: str) -> Callable[..., Path]:
     """The ``run(*, against=None, root=None) -> Path`` of paper ``slug``'s ``bench.py``."""
     import importlib

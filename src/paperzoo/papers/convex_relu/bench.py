@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from paperzoo.bench import bench_csv_path, write_csv
+from paperzoo.bench import bench_csv_path, bench_start, write_csv
 from paperzoo.papers.convex_relu.admm import ADMMLearner
 from paperzoo.papers.convex_relu.data import load_task
 from paperzoo.papers.convex_relu.patterns import add_bias, sample_patterns
@@ -33,17 +33,8 @@ def problem(P: int = 100, beta: float = 1e-3, seed: int = 0) -> ConvexReLUProble
 def run(*, against: str | None = None, root: str | Path | None = None, P: int = 100, rho: float = 0.1,
         checkpoints: tuple[int, ...] = (100, 1000, 5000), threads: int = 1) -> Path:
     """Solve with ADMM and CVXPY (Clarabel, SCS); write ``results/bench/convex_relu_vs_cvxpy-cpu.csv`` under ``root``."""
-    against = against or "cvxpy"
-    if against != "cvxpy":
-        raise ValueError(f"convex-relu bench: --against must be 'cvxpy', got {against!r}")
-    try:
-        import cvxpy
-    except ImportError as e:
-        raise ImportError(f"convex-relu bench needs cvxpy: pip install cvxpy ({e})") from e
-    if root is None:
-        from paperzoo.api import project_root
-
-        root = project_root()
+    root = bench_start("convex-relu", against, "cvxpy", root, module="cvxpy")
+    import cvxpy
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

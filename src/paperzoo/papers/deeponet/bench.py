@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from paperzoo.bench import bench_csv_path, write_csv
+from paperzoo.bench import bench_csv_path, bench_start, write_csv
 from paperzoo.data.pde import GRF1D, sensors
 from paperzoo.papers.deeponet.model import DeepONet
 
@@ -106,19 +106,8 @@ def _deepxde(data, *, steps: int, lr: float, seed: int) -> dict:
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 2200, repeats: int = 6,
         n_train: int = 1000, n_test: int = 1000, lr: float = 1e-3, threads: int = 2) -> Path:
     """Time and score both; write ``results/bench/deeponet_vs_deepxde-cpu.csv`` under ``root``."""
-    against = against or "deepxde"
-    if against != "deepxde":
-        raise ValueError(f"deeponet bench: --against must be 'deepxde', got {against!r}")
-    try:
-        os.environ.setdefault("DDE_BACKEND", "pytorch")
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            import deepxde  # noqa: F401
-    except ImportError as e:
-        raise ImportError(f"deeponet bench needs DeepXDE: pip install deepxde ({e})") from e
-    if root is None:
-        from paperzoo.api import project_root
-
-        root = project_root()
+    os.environ.setdefault("DDE_BACKEND", "pytorch")
+    root = bench_start("deeponet", against, "deepxde", root, module="deepxde")
     u_tr, y, s_tr = aligned_antiderivative(n_train, seed=0)
     u_te, _, s_te = aligned_antiderivative(n_test, seed=1)
     data = (u_tr, y, s_tr, u_te, s_te)

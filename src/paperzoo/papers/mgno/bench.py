@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from paperzoo.bench import bench_csv_path, write_csv
+from paperzoo.bench import bench_csv_path, bench_start, write_csv
 from paperzoo.nn import count_params
 from paperzoo.papers.mgno.layers import MgNO, set_normalizers
 from paperzoo.papers.mgno.models import CPU_LEVELS
@@ -56,17 +56,8 @@ def _neuralop_fno(budget: int) -> nn.Module:
 def run(*, against: str | None = None, root: str | Path | None = None, epochs: int = 10, res: int = 64,
         threads: int = 1, seed: int = 0) -> Path:
     """Train the three models; write ``results/bench/mgno_vs_neuraloperator-cpu.csv`` under ``root``."""
-    against = against or "neuraloperator"
-    if against != "neuraloperator":
-        raise ValueError(f"mgno bench: --against must be 'neuraloperator', got {against!r}")
-    try:
-        import neuralop
-    except ImportError as e:
-        raise ImportError(f"mgno bench needs neuraloperator: pip install neuraloperator==2.0.0 ({e})") from e
-    if root is None:
-        from paperzoo.api import project_root
-
-        root = project_root()
+    root = bench_start("mgno", against, "neuraloperator", root, module="neuralop", install="neuraloperator==2.0.0")
+    import neuralop
     data = darcy_splits(400, 100, 100, res, seed=seed)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from paperzoo.bench import bench_csv_path, write_csv
+from paperzoo.bench import bench_csv_path, bench_start, write_csv
 from paperzoo.papers.nalsm.liquid import build_liquid
 from paperzoo.papers.nalsm.sim import LIFLiquidSim
 
@@ -73,13 +73,7 @@ def run(*, against: str | None = None, root: str | Path | None = None, sim_ms: i
         batches: tuple[int, ...] = (1, 16, 64, 256), dims: tuple[int, int, int] = (10, 10, 10), w_liquid: float = 1.0,
         p_input: float = 0.02, threads: int = 1, warmup_ms: int = 20) -> Path:
     """Time and compare both; write ``results/bench/nalsm_vs_brian2-cpu.csv`` under ``root``."""
-    against = against or "brian2"
-    if against != "brian2":
-        raise ValueError(f"nalsm bench: --against must be 'brian2', got {against!r}")
-    if root is None:
-        from paperzoo.api import project_root
-
-        root = project_root()
+    root = bench_start("nalsm", against, "brian2", root)  # brian2 runs in its own venv (brian2_python)
     py = brian2_python()
     old = torch.get_num_threads()
     torch.set_num_threads(threads)

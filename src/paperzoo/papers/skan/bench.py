@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from paperzoo.bench import bench_csv_path, write_csv
+from paperzoo.bench import bench_csv_path, bench_start, write_csv
 from paperzoo.nn import count_params
 from paperzoo.papers.skan.data import function_fitting_suite
 from paperzoo.papers.skan.model import KAN
@@ -120,18 +120,8 @@ def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 50, repeats: int = 3,
         lr: float = 1e-2, threads: int = 2) -> Path:
     """Time and score every row of ``IMPLS``; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``."""
-    against = against or "pykan"
-    if against != "pykan":
-        raise ValueError(f"skan bench: --against must be 'pykan', got {against!r}")
-    try:
-        import kan  # noqa: F401
-    except ImportError as e:
-        raise ImportError("skan bench needs pykan: pip install pykan==0.2.8 scikit-learn pandas tqdm pyyaml "
-                          f"sympy matplotlib ({e})") from e
-    if root is None:
-        from paperzoo.api import project_root
-
-        root = project_root()
+    root = bench_start("skan", against, "pykan", root, module="kan",
+                       install="pykan==0.2.8 scikit-learn pandas tqdm pyyaml sympy matplotlib")
     data = function_fitting_suite("f2", 1000, 1000, seed=0)
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
