@@ -168,6 +168,7 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
     fake = {"fast": 2.0, "module": 20.0, "fit": 4.0}
     monkeypatch.setattr(bench, "_pykan", lambda widths, data, *, mode, **kw: {
         "ms_per_step": fake[mode], "test_rmse": 1.0, "params": 1})
+    monkeypatch.setattr(bench, "_pykan_init", lambda widths, seed: None)  # ours from its own init
 
     def no_compiler(*a, **k):
         raise RuntimeError("no C++ compiler")
@@ -182,6 +183,74 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
         assert float(ours[f"speedup_vs_pykan_{base}"]) == pytest.approx(ms / float(ours["ms_per_step_median"]), abs=0.051)
     with pytest.raises(ValueError, match="pykan"):
         bench.run(against="efficient-kan", root=tmp_path)
+
+
+def _fake_pykan(widths, G=4, k=3, seed=0):
+    """A stand-in with pykan MultKAN's attributes (float64, exact knots), for tests that run without pykan."""
+    import types
+
+    g = torch.Generator().manual_seed(seed)
+    h = 2.0 / G
+    grid_row = -1.0 + h * torch.arange(-k, G + k + 1, dtype=D)
+    layers = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers.append(types.SimpleNamespace(
+            k=k, grid=grid_row.expand(a, -1).clone(), base_fun=torch.nn.SiLU(),
+            coef=torch.randn(a, b, G + k, generator=g, dtype=D), scale_base=torch.randn(a, b, generator=g, dtype=D),
+            scale_sp=torch.rand(a, b, generator=g, dtype=D), mask=(torch.rand(a, b, generator=g) > 0.2).to(D)))
+    ones = [torch.ones(b, dtype=D) for b in widths[1:]]
+    zeros = [torch.zeros(b, dtype=D) for b in widths[1:]]
+    return types.SimpleNamespace(width=[[w, 0] for w in widths], act_fun=layers, node_scale=ones, node_bias=zeros,
+                                 subnode_scale=[o.clone() for o in ones], subnode_bias=[z.clone() for z in zeros],
+                                 symbolic_enabled=True,
+                                 symbolic_fun=[types.SimpleNamespace(mask=torch.zeros(b, a))
+                                               for a, b in zip(widths[:-1], widths[1:])])
+
+
+def _pykan_formula(py, x):
+    """pykan's KANLayer.forward written out: y_j = sum_i mask (scale_base silu(x_i) + scale_sp sum_m c_m B_m(x_i))."""
+    for layer in py.act_fun:
+        invs = [1.0 / (layer.grid[0, p:] - layer.grid[0, :-p]) for p in range(1, layer.k + 1)]
+        B = cox_de_boor(x, layer.grid[0], invs)[0]  # (N, in, G + k)
+        spline = torch.einsum("nim,iom->nio", B, layer.coef)
+        x = (layer.mask * (layer.scale_base * F.silu(x)[..., None] + layer.scale_sp * spline)).sum(1)
+    return x
+
+
+def test_from_pykan_computes_pykans_function_and_refuses_what_it_cannot_represent():
+    """The bench starts ours from pykan's initial weights; the mapping must give pykan's function exactly (float64,
+    against pykan's layer equation written out), and refuse states our uniform-grid KAN cannot hold."""
+    from paperzoo.papers.skan.bench import from_pykan
+
+    py = _fake_pykan([2, 4, 3])
+    x = _x(300, -1.5, 1.5, cols=2)  # beyond the range too: the extended grid
+    ours = from_pykan(py)
+    assert ours.widths == [2, 4, 3] and ours[0].basis.grid == 4
+    assert (ours(x) - _pykan_formula(py, x)).abs().max() < 1e-12
+    for breaks, match in [(lambda p: p.act_fun[1].grid.__setitem__((0, 2), 0.123), "uniform grid"),
+                          (lambda p: p.width.__setitem__(1, [4, 1]), "multiplication"),
+                          (lambda p: setattr(p.act_fun[0], "base_fun", torch.nn.Tanh()), "SiLU"),
+                          (lambda p: p.node_bias[0].__setitem__(0, 0.5), "identity"),
+                          (lambda p: p.symbolic_fun[1].mask.__setitem__((0, 0), 1.0), "symbolic")]:
+        bad = _fake_pykan([2, 4, 3])
+        breaks(bad)
+        with pytest.raises(ValueError, match=match):
+            from_pykan(bad)
+
+
+def test_from_pykan_with_the_real_pykan():
+    kan = pytest.importorskip("kan")
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        py = kan.KAN(width=[2, 5, 3], grid=5, k=3, seed=1, auto_save=False, device="cpu")
+    py.symbolic_enabled = py.save_act = False
+    from paperzoo.papers.skan.bench import from_pykan
+
+    x = torch.rand(200, 2) * 2.4 - 1.2
+    with torch.no_grad():
+        assert (from_pykan(py)(x) - py(x)).abs().max() < 1e-6
 
 
 def test_rbf_chebyshev_jacobi_against_formulas():

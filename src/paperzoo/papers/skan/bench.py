@@ -68,20 +68,70 @@ def _result(model: torch.nn.Module, data, secs: float, steps: int, **extra) -> d
     return {"ms_per_step": 1e3 * secs / steps, "test_rmse": err, "params": count_params(model), **extra}
 
 
+@torch.no_grad()
+def from_pykan(py) -> KAN:
+    """Our B-spline ``KAN`` computing the same function as a pykan ``KAN`` (``MultKAN``) in its current state.
+
+    pykan's edge is ``mask (scale_base silu(x) + scale_sp sum_m c_m B_m(x))`` (``KANLayer.forward``), so ours takes
+    ``coef[o, i] = mask scale_sp c[i, o]`` and ``base_weight[o, i] = mask scale_base[i, o]``. Raises ValueError for
+    what ours cannot represent: a grid that is not the uniform one (pykan's ``update_grid`` makes it data-adaptive),
+    multiplication nodes, a base function other than SiLU, non-identity node affines, active symbolic edges."""
+    widths = [int(w[0]) if isinstance(w, (list, tuple)) else int(w) for w in py.width]
+    if any(isinstance(w, (list, tuple)) and int(w[1]) for w in py.width):
+        raise ValueError("from_pykan: multiplication nodes have no counterpart in our KAN")
+    first = py.act_fun[0]
+    k, knots = int(first.k), first.grid[0].double()
+    G = knots.numel() - 2 * k - 1
+    lo, hi = float(knots[k]), float(knots[k + G])
+    ours = KAN(widths, basis="bspline", grid=G, order=k, range=(lo, hi)).to(first.coef.dtype)
+    for l, (layer, mine) in enumerate(zip(py.act_fun, ours)):
+        if int(layer.k) != k or not torch.allclose(layer.grid.double(), mine.basis.knots.double().expand_as(layer.grid),
+                                                   atol=1e-6, rtol=0):
+            raise ValueError(f"from_pykan: layer {l} does not have the uniform grid of layer 0 (grid updated?)")
+        if not isinstance(layer.base_fun, torch.nn.SiLU):
+            raise ValueError(f"from_pykan: layer {l} has base function {layer.base_fun}, ours is SiLU")
+        affine = [py.node_scale[l], py.node_bias[l], py.subnode_scale[l], py.subnode_bias[l]]
+        if any(not torch.equal(a, torch.full_like(a, float(one))) for a, one in zip(affine, (1, 0, 1, 0))):
+            raise ValueError(f"from_pykan: layer {l} has node scales or biases that are not the identity")
+        if getattr(py, "symbolic_enabled", False) and bool(py.symbolic_fun[l].mask.any()):
+            raise ValueError(f"from_pykan: layer {l} has symbolic edges")
+        mine.coef.copy_((layer.mask * layer.scale_sp)[..., None].mul(layer.coef).transpose(0, 1))
+        mine.base_weight.copy_((layer.mask * layer.scale_base).T)
+    return ours
+
+
+def _pykan_init(widths, seed: int):
+    """pykan's ``KAN(width, grid=5, k=3, seed)`` as constructed (every pykan row starts here, and so does ours)."""
+    from kan import KAN as PyKAN
+
+    with _quiet_tmpdir():
+        return PyKAN(width=list(widths), grid=5, k=3, seed=seed, auto_save=False, device="cpu")
+
+
 def _ours(widths, data, *, steps: int, lr: float, seed: int, compiled: bool = False, backend: str = "inductor",
-          warmup: int = 3) -> dict:
-    """Our KAN, eager or under ``torch.compile(backend=...)`` (warm-up steps, then reset to the initial state)."""
-    torch.manual_seed(seed)
-    model = KAN(list(widths), basis="bspline", grid=5, order=3)
+          warmup: int = 3, start=None) -> dict:
+    """Our KAN, eager or under ``torch.compile(backend=...)`` (warm-up steps, then reset to the initial state).
+    ``start``: a pykan model whose function ours starts from (``from_pykan``); the largest difference between the two
+    on the test inputs at that start is reported as ``init_max_abs_diff``."""
+    extra = {}
+    if start is None:
+        torch.manual_seed(seed)
+        model = KAN(list(widths), basis="bspline", grid=5, order=3)
+    else:
+        model = from_pykan(start)
+        start.symbolic_enabled, start.save_act = False, False
+        with torch.no_grad():
+            extra["init_max_abs_diff"] = float((model(data[2]) - start(data[2])).abs().max())
     if not compiled:
-        return _result(model, data, _loop(model, model.parameters(), data, steps=steps, lr=lr), steps)
+        return _result(model, data, _loop(model, model.parameters(), data, steps=steps, lr=lr), steps, **extra)
     init = copy.deepcopy(model.state_dict())
     run = torch.compile(model, backend=backend)
     t0 = time.perf_counter()
     _loop(run, model.parameters(), data, steps=warmup, lr=lr)  # compiles the training and the no-grad graphs
     compile_s = time.perf_counter() - t0
     model.load_state_dict(init)
-    return _result(model, data, _loop(run, model.parameters(), data, steps=steps, lr=lr), steps, compile_s=compile_s)
+    return _result(model, data, _loop(run, model.parameters(), data, steps=steps, lr=lr), steps, compile_s=compile_s,
+                   **extra)
 
 
 @contextlib.contextmanager
@@ -109,7 +159,7 @@ def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict
             model.fit(dataset, opt="Adam", steps=steps, lr=lr, batch=len(x_tr))
             secs = time.perf_counter() - t0
         else:
-            model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, auto_save=False, device="cpu")
+            model = _pykan_init(widths, seed)
             if mode == "fast":
                 model.symbolic_enabled, model.save_act = False, False
             secs = _loop(model, model.parameters(), data, steps=steps, lr=lr)
@@ -131,11 +181,12 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
         for widths in WIDTHS:
             for rep in range(repeats):  # interleaved, so every row sees the same machine load
                 kw = dict(steps=steps, lr=lr, seed=rep)
-                runs.setdefault(("paperzoo", widths), []).append(_ours(widths, data, **kw))
+                runs.setdefault(("paperzoo", widths), []).append(
+                    _ours(widths, data, start=_pykan_init(widths, rep), **kw))
                 if compile_error is None:
                     try:
                         runs.setdefault(("paperzoo-compiled", widths), []).append(
-                            _ours(widths, data, compiled=True, **kw))
+                            _ours(widths, data, compiled=True, start=_pykan_init(widths, rep), **kw))
                     except Exception as e:  # no C++ compiler for inductor, or an unsupported platform
                         compile_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                         runs.pop(("paperzoo-compiled", widths), None)
@@ -159,7 +210,9 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
                "batch": 1000, "steps": steps, "repeats": repeats, "threads": threads,
                "ms_per_step_median": round(ms, 3), "ms_per_step_min": round(min(r["ms_per_step"] for r in rs), 3),
                "test_rmse_median": round(med(impl, widths, "test_rmse"), 5), "params": rs[0]["params"],
-               "compile_s_max": round(max(r["compile_s"] for r in rs), 2) if "compile_s" in rs[0] else ""}
+               "compile_s_max": round(max(r["compile_s"] for r in rs), 2) if "compile_s" in rs[0] else "",
+               "init_max_abs_diff": (f"{max(r['init_max_abs_diff'] for r in rs):.1e}"
+                                     if "init_max_abs_diff" in rs[0] else "")}
         for base in BASELINES:
             row[f"speedup_vs_{base.replace('-', '_')}"] = round(med(base, widths) / ms, 1)
         rows.append(row)
