@@ -177,7 +177,7 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="compiled row is left out"):
         path = bench.run(root=tmp_path, steps=2, repeats=1)
     rows = list(csv.DictReader(path.open()))
-    assert [r["impl"] for r in rows] == ["paperzoo", "pykan-fast", "pykan-module", "pykan-fit"]
+    assert [r["impl"] for r in rows] == ["paperzoo", "paperzoo-own-init", "pykan-fast", "pykan-module", "pykan-fit"]
     ours = rows[0]
     for base, ms in (("fast", 2.0), ("module", 20.0), ("fit", 4.0)):
         assert float(ours[f"speedup_vs_pykan_{base}"]) == pytest.approx(ms / float(ours["ms_per_step_median"]), abs=0.051)

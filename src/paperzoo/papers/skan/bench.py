@@ -5,11 +5,14 @@ tutorial function), same widths ([2, 5, 1] and [2, 32, 32, 1]), grid 5, order 3,
 1000, the same number of steps and learning rate. A step is one training step plus one test-set
 forward, as pykan's ``fit`` does. Rows (``impl``):
 
-- ``paperzoo``: our ``KAN`` in a plain PyTorch loop (eager).
+- ``paperzoo``: our ``KAN`` in a plain PyTorch loop (eager), started from pykan's initial function (``from_pykan``
+  on the pykan model every pykan row starts from; ``init_max_abs_diff`` is the largest difference between the two
+  on the test inputs at that start).
 - ``paperzoo-compiled``: the same model and loop under ``torch.compile`` (inductor). Compilation happens on
   warm-up steps, after which the model and optimizer are reset to the initial state, so the timed steps
   follow the eager run's trajectory. Compile seconds are reported apart: ``compile_s_max``, the slowest
   repeat, is the cold compile (later repeats reuse the compiled code).
+- ``paperzoo-own-init``: our ``KAN`` with its own initialisation (efficient-KAN's), eager.
 - ``pykan-fast``: pykan's ``KAN`` in the same loop with its per-forward extras off (``symbolic_enabled=False``,
   ``save_act=False``): the fastest pykan we know, and the like-for-like compute.
 - ``pykan-module``: pykan's ``KAN`` as constructed with its defaults, in the same loop. Its forward also runs
@@ -43,7 +46,7 @@ from paperzoo.papers.skan.data import function_fitting_suite
 from paperzoo.papers.skan.model import KAN
 
 WIDTHS = ((2, 5, 1), (2, 32, 32, 1))
-IMPLS = ("paperzoo", "paperzoo-compiled", "pykan-fast", "pykan-module", "pykan-fit")
+IMPLS = ("paperzoo", "paperzoo-compiled", "paperzoo-own-init", "pykan-fast", "pykan-module", "pykan-fit")
 BASELINES = ("pykan-fast", "pykan-module", "pykan-fit")
 
 
@@ -183,6 +186,7 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
                 kw = dict(steps=steps, lr=lr, seed=rep)
                 runs.setdefault(("paperzoo", widths), []).append(
                     _ours(widths, data, start=_pykan_init(widths, rep), **kw))
+                runs.setdefault(("paperzoo-own-init", widths), []).append(_ours(widths, data, **kw))
                 if compile_error is None:
                     try:
                         runs.setdefault(("paperzoo-compiled", widths), []).append(
