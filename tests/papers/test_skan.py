@@ -175,7 +175,7 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "compile", no_compiler)
     with pytest.warns(UserWarning, match="compiled row is left out"):
-        path = bench.run(root=tmp_path, steps=2, repeats=1)
+        path = bench.run(root=tmp_path, steps=2, repeats=1, curve_steps=0)
     rows = list(csv.DictReader(path.open()))
     assert [r["impl"] for r in rows] == ["paperzoo", "paperzoo-own-init", "pykan-fast", "pykan-module", "pykan-fit"]
     ours = rows[0]
@@ -251,6 +251,17 @@ def test_from_pykan_with_the_real_pykan():
     x = torch.rand(200, 2) * 2.4 - 1.2
     with torch.no_grad():
         assert (from_pykan(py)(x) - py(x)).abs().max() < 1e-6
+
+
+def test_convergence_rows_with_the_real_pykan():
+    pytest.importorskip("kan")
+    from paperzoo.papers.skan import bench
+
+    data = function_fitting_suite("f2", 64, 64, seed=0)
+    rows = bench.convergence(data, widths=(2, 3, 1), steps=4, seeds=2, at=(1, 4, 9))
+    assert [r["impl"] for r in rows] == ["paperzoo", "paperzoo-own-init", "pykan-fast", "pykan-fit"]
+    for r in rows:
+        assert "rmse_at_9" not in r and r["rmse_at_4_min"] <= r["rmse_at_4"] <= r["rmse_at_4_max"]
 
 
 def test_rbf_chebyshev_jacobi_against_formulas():

@@ -50,10 +50,12 @@ IMPLS = ("paperzoo", "paperzoo-compiled", "paperzoo-own-init", "pykan-fast", "py
 BASELINES = ("pykan-fast", "pykan-module", "pykan-fit")
 
 
-def _loop(model: torch.nn.Module, params, data, *, steps: int, lr: float) -> float:
-    """``steps`` Adam steps on the full training set, each followed by a test-set forward; wall seconds."""
+def _loop(model: torch.nn.Module, params, data, *, steps: int, lr: float, curve: list | None = None) -> float:
+    """``steps`` Adam steps on the full training set, each followed by a test-set forward; wall seconds.
+    ``curve``: a list that receives the test RMSE after every step."""
     x_tr, y_tr, x_te, y_te = data
     opt = torch.optim.Adam(params, lr=lr)
+    losses = []
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = F.mse_loss(model(x_tr), y_tr)
@@ -61,8 +63,11 @@ def _loop(model: torch.nn.Module, params, data, *, steps: int, lr: float) -> flo
         loss.backward()
         opt.step()
         with torch.no_grad():
-            F.mse_loss(model(x_te), y_te)
-    return time.perf_counter() - t0
+            losses.append(F.mse_loss(model(x_te), y_te))
+    secs = time.perf_counter() - t0
+    if curve is not None:
+        curve.extend(torch.stack(losses).sqrt().tolist() if losses else [])
+    return secs
 
 
 def _result(model: torch.nn.Module, data, secs: float, steps: int, **extra) -> dict:
@@ -170,9 +175,55 @@ def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict
     return _result(model, data, secs, steps)
 
 
+CURVE_AT = (50, 200, 1000)
+
+
+def convergence(data, *, widths=(2, 32, 32, 1), steps: int = 1000, seeds: int = 3, lr: float = 1e-2,
+                at: tuple[int, ...] = CURVE_AT) -> list[dict]:
+    """Test RMSE along training, from the same start (pykan's seed-``s`` model, ``from_pykan``) for ours and pykan
+    in the same loop, plus ours from its own init and pykan's ``fit``: the error side of the comparison, past the
+    50 timed steps. Rows per implementation: median (and min, max) over seeds at each step of ``at``."""
+    at = [a for a in at if a <= steps]
+    curves: dict[str, list[list[float]]] = {}
+    for seed in range(seeds):
+        for impl in ("paperzoo", "paperzoo-own-init", "pykan-fast", "pykan-fit"):
+            curve: list[float] = []
+            if impl == "pykan-fit":
+                from kan import KAN as PyKAN
+
+                x_tr, y_tr, x_te, y_te = data
+                with _quiet_tmpdir():
+                    model = PyKAN(width=list(widths), grid=5, k=3, seed=seed, device="cpu")
+                    res = model.fit({"train_input": x_tr, "train_label": y_tr, "test_input": x_te,
+                                     "test_label": y_te}, opt="Adam", steps=steps, lr=lr, batch=len(x_tr))
+                curve = [float(v) for v in res["test_loss"]]
+            elif impl == "pykan-fast":
+                model = _pykan_init(widths, seed)
+                model.symbolic_enabled, model.save_act = False, False
+                _loop(model, model.parameters(), data, steps=steps, lr=lr, curve=curve)
+            else:
+                if impl == "paperzoo":
+                    model = from_pykan(_pykan_init(widths, seed))
+                else:
+                    torch.manual_seed(seed)
+                    model = KAN(list(widths), basis="bspline", grid=5, order=3)
+                _loop(model, model.parameters(), data, steps=steps, lr=lr, curve=curve)
+            curves.setdefault(impl, []).append(curve)
+    rows = []
+    for impl, cs in curves.items():
+        row = {"impl": impl, "widths": "-".join(map(str, widths)), "seeds": seeds, "lr": lr, "steps": steps}
+        for a in at:
+            vals = [c[a - 1] for c in cs]
+            row |= {f"rmse_at_{a}": round(statistics.median(vals), 5), f"rmse_at_{a}_min": round(min(vals), 5),
+                    f"rmse_at_{a}_max": round(max(vals), 5)}
+        rows.append(row)
+    return rows
+
+
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 50, repeats: int = 3,
-        lr: float = 1e-2, threads: int = 2) -> Path:
-    """Time and score every row of ``IMPLS``; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``."""
+        lr: float = 1e-2, threads: int = 2, curve_steps: int = 1000, curve_seeds: int = 3) -> Path:
+    """Time and score every row of ``IMPLS``; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``, and
+    (``curve_steps > 0``) the test error along ``curve_steps`` steps, ``skan_vs_pykan_convergence-cpu.csv``."""
     root = bench_start("skan", against, "pykan", root, module="kan",
                        install="pykan==0.2.8 scikit-learn pandas tqdm pyyaml sympy matplotlib")
     data = function_fitting_suite("f2", 1000, 1000, seed=0)
@@ -198,8 +249,11 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
                                       stacklevel=2)
                 for mode in ("fast", "module", "fit"):
                     runs.setdefault((f"pykan-{mode}", widths), []).append(_pykan(widths, data, mode=mode, **kw))
+        curve_rows = convergence(data, steps=curve_steps, seeds=curve_seeds, lr=lr) if curve_steps > 0 else []
     finally:
         torch.set_num_threads(old)
+    if curve_rows:
+        write_csv(bench_csv_path(root, "skan_vs_pykan_convergence", "cpu"), curve_rows)
     import kan as _kan
 
     def med(impl, widths, key="ms_per_step"):
