@@ -20,8 +20,10 @@ forward, as pykan's ``fit`` does. Rows (``impl``):
   are zero. This is how pykan was timed when the 30x target was set (335 ms per step at [2, 32, 32, 1], 7.3 ms at [2, 5, 1]).
 - ``pykan-fit``: pykan's own ``fit`` as a user runs it (defaults: grid updates, auto-save of every step's state).
 
-Both sides run with the same number of CPU threads; the implementations are interleaved within each repeat,
-so all see the same machine load; the median ms per step over repeats is reported. Needs the optional extra
+Both sides run with the same number of CPU threads; the eager and pykan rows are interleaved within each repeat,
+so all see the same machine load, and the compiled row runs after them (once inductor's OpenMP kernels have run,
+eager PyTorch in the same process slows down: 4.2 ms a step before, 6.2-6.4 ms after). The median ms per step
+over repeats is reported. Needs the optional extra
 ``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib) and, for the compiled row,
 a C++ compiler for inductor.
 """
@@ -240,18 +242,21 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
                 runs.setdefault(("paperzoo", widths), []).append(
                     _ours(widths, data, start=_pykan_init(widths, rep), **kw))
                 runs.setdefault(("paperzoo-own-init", widths), []).append(_ours(widths, data, **kw))
-                if compile_error is None:
-                    try:
-                        runs.setdefault(("paperzoo-compiled", widths), []).append(
-                            _ours(widths, data, compiled=True, start=_pykan_init(widths, rep), **kw))
-                    except Exception as e:  # no C++ compiler for inductor, or an unsupported platform
-                        compile_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                        runs.pop(("paperzoo-compiled", widths), None)
-                        warnings.warn(f"skan bench: torch.compile failed, the compiled row is left out ({compile_error})",
-                                      stacklevel=2)
                 for mode in ("fast", "module", "fit"):
                     runs.setdefault((f"pykan-{mode}", widths), []).append(_pykan(widths, data, mode=mode, **kw))
         curve_rows = convergence(data, steps=curve_steps, seeds=curve_seeds, lr=lr) if curve_steps > 0 else []
+        # Compiled last: once inductor's kernels have run, their OpenMP threads compete with eager PyTorch's own
+        # pool (measured: our eager step 4.2 ms before a compile, 6.2-6.4 ms after it, in the same process).
+        for widths in WIDTHS:
+            for rep in range(repeats if compile_error is None else 0):
+                try:
+                    runs.setdefault(("paperzoo-compiled", widths), []).append(_ours(
+                        widths, data, compiled=True, start=_pykan_init(widths, rep), steps=steps, lr=lr, seed=rep))
+                except Exception as e:  # no C++ compiler for inductor, or an unsupported platform
+                    compile_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    warnings.warn(f"skan bench: torch.compile failed, the compiled row is left out ({compile_error})",
+                                  stacklevel=2)
+                    break
     finally:
         torch.set_num_threads(old)
     if curve_rows:
@@ -263,7 +268,7 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
 
     rows = []
     runs = {k: v for k, v in runs.items() if not (compile_error and k[0] == "paperzoo-compiled")}
-    for (impl, widths), rs in runs.items():
+    for (impl, widths), rs in sorted(runs.items(), key=lambda kv: (WIDTHS.index(kv[0][1]), IMPLS.index(kv[0][0]))):
         ms = med(impl, widths)
         row = {"impl": impl, "version": getattr(_kan, "__version__", "0.2.8") if impl.startswith("pykan") else "ours",
                "widths": "-".join(map(str, widths)), "grid": 5, "k": 3, "optimizer": "Adam", "lr": lr,
