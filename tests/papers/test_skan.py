@@ -175,7 +175,7 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "compile", no_compiler)
     with pytest.warns(UserWarning, match="compiled row is left out"):
-        path = bench.run(root=tmp_path, steps=2, repeats=1, curve_steps=0)
+        path = bench.run(root=tmp_path, steps=2, repeats=1, curve_steps=0, isolate=False)
     rows = list(csv.DictReader(path.open()))
     assert [r["impl"] for r in rows] == ["paperzoo", "paperzoo-own-init", "pykan-fast", "pykan-module", "pykan-fit"]
     ours = rows[0]
@@ -251,6 +251,21 @@ def test_from_pykan_with_the_real_pykan():
     x = torch.rand(200, 2) * 2.4 - 1.2
     with torch.no_grad():
         assert (from_pykan(py)(x) - py(x)).abs().max() < 1e-6
+
+
+def test_isolated_timing_runs_in_its_own_process_and_reports_failures():
+    from paperzoo.papers.skan import bench
+
+    task = {"impl": "paperzoo-own-init", "widths": [2, 3, 1], "steps": 2, "lr": 1e-2, "seed": 0, "threads": 1}
+    res = bench._isolated(task)
+    threads = torch.get_num_threads()
+    try:
+        local = bench._task(task, function_fitting_suite("f2", 1000, 1000, seed=0))
+    finally:
+        torch.set_num_threads(threads)
+    assert res["params"] == local["params"] and res["test_rmse"] == pytest.approx(local["test_rmse"], abs=1e-6)
+    with pytest.raises(RuntimeError, match="unknown implementation"):
+        bench._isolated({**task, "impl": "nope"})
 
 
 def test_convergence_rows_with_the_real_pykan():

@@ -20,10 +20,10 @@ forward, as pykan's ``fit`` does. Rows (``impl``):
   are zero. This is how pykan was timed when the 30x target was set (335 ms per step at [2, 32, 32, 1], 7.3 ms at [2, 5, 1]).
 - ``pykan-fit``: pykan's own ``fit`` as a user runs it (defaults: grid updates, auto-save of every step's state).
 
-Both sides run with the same number of CPU threads; the eager and pykan rows are interleaved within each repeat,
-so all see the same machine load, and the compiled row runs after them (once inductor's OpenMP kernels have run,
-eager PyTorch in the same process slows down: 4.2 ms a step before, 6.2-6.4 ms after). The median ms per step
-over repeats is reported. Needs the optional extra
+Both sides run with the same number of CPU threads. Every timed run has a fresh process of its own (``_isolated``:
+once inductor's OpenMP kernels have run, eager PyTorch in the same process slows down, 4.2 ms a step before and
+6.2-6.4 ms after); the rows are interleaved within each repeat, so all see the same machine load, and the median
+ms per step over repeats is reported. Needs the optional extra
 ``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib) and, for the compiled row,
 a C++ compiler for inductor.
 """
@@ -179,6 +179,37 @@ def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict
     return _result(model, data, secs, steps)
 
 
+def _task(task: dict, data=None) -> dict:
+    """One timed run, ``task`` = {impl, widths, steps, lr, seed, threads} (what ``_isolated`` runs in a child)."""
+    torch.set_num_threads(int(task["threads"]))
+    data = data if data is not None else function_fitting_suite("f2", 1000, 1000, seed=0)
+    widths, impl = tuple(task["widths"]), task["impl"]
+    kw = dict(steps=int(task["steps"]), lr=float(task["lr"]), seed=int(task["seed"]))
+    if impl == "paperzoo-own-init":
+        return _ours(widths, data, **kw)
+    if impl in ("paperzoo", "paperzoo-compiled"):
+        return _ours(widths, data, compiled=impl == "paperzoo-compiled", start=_pykan_init(widths, kw["seed"]), **kw)
+    if impl.startswith("pykan-"):
+        return _pykan(widths, data, mode=impl.removeprefix("pykan-"), **kw)
+    raise ValueError(f"skan bench: unknown implementation {impl!r} (have {IMPLS})")
+
+
+def _isolated(task: dict, timeout: float = 1800.0) -> dict:
+    """``_task`` in a fresh Python process, results back as JSON on its last stdout line. Each timing starts from a
+    clean process: inductor's OpenMP threads slow later eager work in the same process (our eager step: 4.2 ms
+    before a compile, 6.2-6.4 ms after), and pykan's allocation churn slows what runs after it."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "paperzoo.papers.skan.bench", json.dumps(task)], capture_output=True,
+                         text=True, timeout=timeout)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"skan bench: {task['impl']} failed in its process:\n{out.stderr.strip()[-3000:]}")
+    return json.loads(lines[-1])
+
+
 CURVE_AT = (50, 200, 1000)
 
 
@@ -225,7 +256,7 @@ def convergence(data, *, widths=(2, 32, 32, 1), steps: int = 1000, seeds: int = 
 
 
 def run(*, against: str | None = None, root: str | Path | None = None, steps: int = 50, repeats: int = 5,
-        lr: float = 1e-2, threads: int = 2, curve_steps: int = 1000, curve_seeds: int = 3) -> Path:
+        lr: float = 1e-2, threads: int = 2, curve_steps: int = 1000, curve_seeds: int = 3, isolate: bool = True) -> Path:
     """Time and score every row of ``IMPLS``; write ``results/bench/skan_vs_pykan-cpu.csv`` under ``root``, and
     (``curve_steps > 0``) the test error along ``curve_steps`` steps, ``skan_vs_pykan_convergence-cpu.csv``."""
     root = bench_start("skan", against, "pykan", root, module="kan",
@@ -238,25 +269,23 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
     try:
         for widths in WIDTHS:
             for rep in range(repeats):  # interleaved, so every row sees the same machine load
-                kw = dict(steps=steps, lr=lr, seed=rep)
-                runs.setdefault(("paperzoo", widths), []).append(
-                    _ours(widths, data, start=_pykan_init(widths, rep), **kw))
-                runs.setdefault(("paperzoo-own-init", widths), []).append(_ours(widths, data, **kw))
-                for mode in ("fast", "module", "fit"):
-                    runs.setdefault((f"pykan-{mode}", widths), []).append(_pykan(widths, data, mode=mode, **kw))
+                for impl in IMPLS:
+                    if impl == "paperzoo-compiled" and compile_error is not None:
+                        continue
+                    task = {"impl": impl, "widths": list(widths), "steps": steps, "lr": lr, "seed": rep,
+                            "threads": threads}
+                    try:
+                        res = _isolated(task) if isolate else _task(task, data)
+                    except Exception as e:
+                        if impl != "paperzoo-compiled":
+                            raise
+                        # no C++ compiler for inductor, or an unsupported platform
+                        compile_error = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e) else ''}"
+                        warnings.warn(f"skan bench: torch.compile failed, the compiled row is left out "
+                                      f"({compile_error})", stacklevel=2)
+                        continue
+                    runs.setdefault((impl, widths), []).append(res)
         curve_rows = convergence(data, steps=curve_steps, seeds=curve_seeds, lr=lr) if curve_steps > 0 else []
-        # Compiled last: once inductor's kernels have run, their OpenMP threads compete with eager PyTorch's own
-        # pool (measured: our eager step 4.2 ms before a compile, 6.2-6.4 ms after it, in the same process).
-        for widths in WIDTHS:
-            for rep in range(repeats if compile_error is None else 0):
-                try:
-                    runs.setdefault(("paperzoo-compiled", widths), []).append(_ours(
-                        widths, data, compiled=True, start=_pykan_init(widths, rep), steps=steps, lr=lr, seed=rep))
-                except Exception as e:  # no C++ compiler for inductor, or an unsupported platform
-                    compile_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                    warnings.warn(f"skan bench: torch.compile failed, the compiled row is left out ({compile_error})",
-                                  stacklevel=2)
-                    break
     finally:
         torch.set_num_threads(old)
     if curve_rows:
@@ -282,3 +311,10 @@ def run(*, against: str | None = None, root: str | Path | None = None, steps: in
             row[f"speedup_vs_{base.replace('-', '_')}"] = round(med(base, widths) / ms, 1)
         rows.append(row)
     return write_csv(bench_csv_path(root, "skan_vs_pykan", "cpu"), rows)
+
+
+if __name__ == "__main__":  # one isolated timing (see _isolated): JSON task in, JSON result out
+    import json
+    import sys
+
+    print(json.dumps(_task(json.loads(sys.argv[1]))))
