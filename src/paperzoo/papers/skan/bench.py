@@ -179,10 +179,14 @@ def _pykan(widths, data, *, steps: int, lr: float, seed: int, mode: str) -> dict
     return _result(model, data, secs, steps)
 
 
-def _task(task: dict, data=None) -> dict:
-    """One timed run, ``task`` = {impl, widths, steps, lr, seed, threads} (what ``_isolated`` runs in a child)."""
+def _task(task: dict, data=None, *, warmup: bool = True) -> dict:
+    """One timed run, ``task`` = {impl, widths, steps, lr, seed, threads} (what ``_isolated`` runs in a child).
+    ``warmup``: first a throwaway 5-step run of the same implementation, so one-time costs of a fresh process
+    (lazy imports, first allocations, pykan's first checkpoint) stay out of the per-step time."""
     torch.set_num_threads(int(task["threads"]))
     data = data if data is not None else function_fitting_suite("f2", 1000, 1000, seed=0)
+    if warmup:
+        _task({**task, "steps": 5}, data, warmup=False)
     widths, impl = tuple(task["widths"]), task["impl"]
     kw = dict(steps=int(task["steps"]), lr=float(task["lr"]), seed=int(task["seed"]))
     if impl == "paperzoo-own-init":
