@@ -138,25 +138,36 @@ def record_figures(r: Result, plots_dir: Path, *, custom: bool = True) -> list[F
 
 
 def draw_arena(rows: list[dict], task: str, path: Path) -> Path | None:
-    """Accuracy vs parameters for one task: one series per model (error bars: acc_std)."""
+    """Accuracy vs parameters for one task: one line per model across the budgets (error bars: acc_std), with a
+    colour-and-marker legend outside the axes so that two dozen models stay readable."""
     plt = _pyplot()
     pts = [r for r in rows if math.isfinite(as_float(r.get("params"))) and math.isfinite(as_float(r.get("acc_mean")))]
     if plt is None or not pts:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=100)
+    import matplotlib.ticker as mticker
+
+    models = sorted({str(r.get("model")) for r in pts})
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=100, layout="constrained")
     try:
-        for model in sorted({str(r.get("model")) for r in pts}):
+        cmap, markers = plt.get_cmap("tab20"), "osD^v<>Ph"
+        for i, model in enumerate(models):
             sel = sorted((r for r in pts if str(r.get("model")) == model), key=lambda r: as_float(r["params"]))
             std = [as_float(r.get("acc_std")) for r in sel]
             ax.errorbar([as_float(r["params"]) for r in sel], [as_float(r["acc_mean"]) for r in sel],
-                        yerr=[0.0 if math.isnan(s) else s for s in std], marker="o", ms=4, capsize=2, label=model)
+                        yerr=[0.0 if math.isnan(s) else s for s in std], marker=markers[i // 20 % len(markers)],
+                        color=cmap(i % 20), ms=4, capsize=2, lw=1, label=model)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
+        ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        budgets = sorted({b for b in (as_float(r.get("budget")) for r in pts) if math.isfinite(b)})
+        if budgets:
+            ax.set_xticks(budgets)
         ax.set_xlabel("parameters")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"arena: {task}", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
+        ax.legend(fontsize=7, ncol=2 if len(models) > 14 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     finally:
