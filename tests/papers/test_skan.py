@@ -220,7 +220,7 @@ def _pykan_formula(py, x):
 def test_from_pykan_computes_pykans_function_and_refuses_what_it_cannot_represent():
     """The bench starts ours from pykan's initial weights; the mapping must give pykan's function exactly (float64,
     against pykan's layer equation written out), and refuse states our uniform-grid KAN cannot hold."""
-    from paperzoo.papers.skan.bench import from_pykan
+    from paperzoo.papers.skan import from_pykan
 
     py = _fake_pykan([2, 4, 3])
     x = _x(300, -1.5, 1.5, cols=2)  # beyond the range too: the extended grid
@@ -246,7 +246,7 @@ def test_from_pykan_with_the_real_pykan():
     with contextlib.redirect_stdout(io.StringIO()):
         py = kan.KAN(width=[2, 5, 3], grid=5, k=3, seed=1, auto_save=False, device="cpu")
     py.symbolic_enabled = py.save_act = False
-    from paperzoo.papers.skan.bench import from_pykan
+    from paperzoo.papers.skan import from_pykan
 
     x = torch.rand(200, 2) * 2.4 - 1.2
     with torch.no_grad():

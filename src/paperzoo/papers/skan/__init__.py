@@ -18,6 +18,7 @@ from paperzoo.papers.skan.bases import (
     make_basis,
 )
 from paperzoo.papers.skan.data import SUITE, function_fitting_suite
+from paperzoo.papers.skan.interop import from_pykan
 from paperzoo.papers.skan.layers import DEFAULT_POOL, KANConv2d, KANLayer, SelectableKANConv2d, SelectableKANLayer
 from paperzoo.papers.skan.model import (
     KAN,
@@ -40,7 +41,8 @@ from paperzoo.results import Band, Claim
 
 __all__ = ["DEFAULT_POOL", "FAMILIES", "KAN", "PAPER", "SKAN", "SUITE", "BSplineBasis", "ChebyshevBasis", "ConvKAN",
            "JacobiBasis", "KANConv2d", "KANLayer", "RBFBasis", "RSWAFBasis", "ReLUKANBasis", "SConvKAN",
-           "SelectableKANConv2d", "SelectableKANLayer", "WaveletBasis", "chosen_families", "function_fitting_suite",
+           "SelectableKANConv2d", "SelectableKANLayer", "WaveletBasis", "chosen_families", "from_pykan",
+           "function_fitting_suite",
            "kan_bspline", "kan_chebyshev", "kan_rbf", "kan_wavelet", "make_basis", "prune", "rmse", "sconvkan",
            "select", "skan_mlp", "train_skan"]
 
