@@ -185,13 +185,13 @@ def test_bench_table_and_a_missing_compiler(tmp_path, monkeypatch):
         bench.run(against="efficient-kan", root=tmp_path)
 
 
-def _fake_pykan(widths, G=4, k=3, seed=0):
+def _fake_pykan(widths, G=4, k=3, seed=0, lo=-1.0, hi=1.0):
     """A stand-in with pykan MultKAN's attributes (float64, exact knots), for tests that run without pykan."""
     import types
 
     g = torch.Generator().manual_seed(seed)
-    h = 2.0 / G
-    grid_row = -1.0 + h * torch.arange(-k, G + k + 1, dtype=D)
+    h = (hi - lo) / G
+    grid_row = lo + h * torch.arange(-k, G + k + 1, dtype=D)
     layers = []
     for a, b in zip(widths[:-1], widths[1:]):
         layers.append(types.SimpleNamespace(
@@ -227,7 +227,11 @@ def test_from_pykan_computes_pykans_function_and_refuses_what_it_cannot_represen
     ours = from_pykan(py)
     assert ours.widths == [2, 4, 3] and ours[0].basis.grid == 4
     assert (ours(x) - _pykan_formula(py, x)).abs().max() < 1e-12
-    for breaks, match in [(lambda p: p.act_fun[1].grid.__setitem__((0, 2), 0.123), "uniform grid"),
+    py = _fake_pykan([3, 2], G=6, k=2, lo=-0.5, hi=2.0)  # another order and range
+    x = _x(300, -1.0, 2.5, cols=3)
+    assert (from_pykan(py)(x) - _pykan_formula(py, x)).abs().max() < 1e-12
+    for breaks, match in [(lambda p: p.act_fun[1].grid.__setitem__((0, 2), p.act_fun[1].grid[0, 2] + 1e-3),
+                           "uniform grid"),
                           (lambda p: p.width.__setitem__(1, [4, 1]), "multiplication"),
                           (lambda p: setattr(p.act_fun[0], "base_fun", torch.nn.Tanh()), "SiLU"),
                           (lambda p: p.node_bias[0].__setitem__(0, 0.5), "identity"),

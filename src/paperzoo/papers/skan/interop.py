@@ -9,7 +9,6 @@ import torch
 from paperzoo.papers.skan.model import KAN
 
 
-@torch.no_grad()
 def from_pykan(py) -> KAN:
     """Our B-spline ``KAN`` computing the same function as a pykan ``KAN`` (``MultKAN``) in its current state.
 
@@ -36,6 +35,7 @@ def from_pykan(py) -> KAN:
             raise ValueError(f"from_pykan: layer {l} has node scales or biases that are not the identity")
         if getattr(py, "symbolic_enabled", False) and bool(py.symbolic_fun[l].mask.any()):
             raise ValueError(f"from_pykan: layer {l} has symbolic edges")
-        mine.coef.copy_((layer.mask * layer.scale_sp)[..., None].mul(layer.coef).transpose(0, 1))
-        mine.base_weight.copy_((layer.mask * layer.scale_base).T)
+        with torch.no_grad():
+            mine.coef.copy_((layer.mask * layer.scale_sp)[..., None].mul(layer.coef).transpose(0, 1))
+            mine.base_weight.copy_((layer.mask * layer.scale_base).T)
     return ours
