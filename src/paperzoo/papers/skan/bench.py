@@ -21,11 +21,10 @@ forward, as pykan's ``fit`` does. Rows (``impl``):
 - ``pykan-fit``: pykan's own ``fit`` as a user runs it (defaults: grid updates, auto-save of every step's state).
 
 Both sides run with the same number of CPU threads. Every timed run has a fresh process of its own (``_isolated``:
-once inductor's OpenMP kernels have run, eager PyTorch in the same process slows down, 4.2 ms a step before and
-6.2-6.4 ms after); the rows are interleaved within each repeat, so all see the same machine load, and the median
-ms per step over repeats is reported. Needs the optional extra
-``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib) and, for the compiled row,
-a C++ compiler for inductor.
+once inductor's OpenMP kernels have run, eager PyTorch that follows in the same process slows down). The rows are
+interleaved within each repeat, so all see the same machine load, and the median ms per step over repeats is
+reported. Needs the optional extra ``pykan==0.2.8`` (with scikit-learn, pandas, tqdm, pyyaml, sympy, matplotlib)
+and, for the compiled row, a C++ compiler for inductor.
 """
 from __future__ import annotations
 
@@ -169,8 +168,8 @@ def _task(task: dict, data=None, *, warmup: bool = True) -> dict:
 
 def _isolated(task: dict, timeout: float = 1800.0) -> dict:
     """``_task`` in a fresh Python process, results back as JSON on its last stdout line. Each timing starts from a
-    clean process: inductor's OpenMP threads slow later eager work in the same process (our eager step: 4.2 ms
-    before a compile, 6.2-6.4 ms after), and pykan's allocation churn slows what runs after it."""
+    clean process: inductor's OpenMP threads slow later eager work in the same process, and pykan's allocation
+    churn slows what runs after it."""
     import json
     import subprocess
     import sys
