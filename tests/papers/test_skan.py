@@ -257,6 +257,24 @@ def test_from_pykan_with_the_real_pykan():
         assert (from_pykan(py)(x) - py(x)).abs().max() < 1e-6
 
 
+def test_bench_loop_records_the_test_rmse_it_trains_past():
+    """The convergence curve is the test RMSE after each step: its last entry is the trained model's test RMSE, and
+    recording it does not change the training (same end state as a loop without a curve)."""
+    from paperzoo.papers.skan import bench
+
+    data = function_fitting_suite("f2", 64, 64, seed=0)
+    runs = []
+    for curve in ([], None):
+        torch.manual_seed(0)
+        model = skan.KAN([2, 3, 1])
+        bench._loop(model, model.parameters(), data, steps=3, lr=1e-2, curve=curve)
+        runs.append((model, curve))
+    (model, curve), (plain, _) = runs
+    assert len(curve) == 3 and curve[0] > curve[-1] > 0
+    assert curve[-1] == pytest.approx(bench._result(model, data, 1.0, 3)["test_rmse"], rel=1e-6)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), plain.parameters()))
+
+
 def test_isolated_timing_runs_in_its_own_process_and_reports_failures():
     from paperzoo.papers.skan import bench
 
